@@ -1,0 +1,49 @@
+"""abmcontent: an account-based marketing server."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+from abmcontent.config import PROJECT_ROOT, Defaults, from_environment
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app. Never starts the scheduler and never touches the schema."""
+    app = Flask(
+        __name__,
+        instance_path=str(PROJECT_ROOT / "instance"),
+        instance_relative_config=True,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    app.config.from_object(Defaults)
+    app.config.from_pyfile("settings.py", silent=True)
+    if config and "instance_path" in config:
+        app.instance_path = config["instance_path"]
+    app.config.update(from_environment(app.instance_path))
+    app.config.update(config or {})
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    from abmcontent import extensions, i18n, models  # noqa: F401  (models register tables)
+
+    from abmcontent.models.base import render_item
+
+    extensions.db.init_app(app)
+    extensions.migrate.init_app(app, extensions.db, directory=str(PROJECT_ROOT / "migrations"),
+                                render_as_batch=True, compare_type=True,
+                                render_item=render_item)
+    extensions.htmx.init_app(app)
+    extensions.csrf.init_app(app)
+    extensions.babel.init_app(app, locale_selector=i18n.select_locale,
+                              timezone_selector=i18n.select_timezone)
+    i18n.init_app(app)
+
+    from abmcontent import web
+
+    web.init_app(app)
+
+    from abmcontent import cli
+
+    cli.init_app(app)
+    return app

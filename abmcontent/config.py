@@ -1,0 +1,71 @@
+"""The one place that reads environment variables."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _secret_key(instance_path: Path) -> str:
+    """SECRET_KEY from the environment; for local runs, one kept in the instance folder."""
+    key = os.environ.get("SECRET_KEY")
+    if key:
+        return key
+    key_file = instance_path / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    key_file.write_text(key)
+    key_file.chmod(0o600)
+    return key
+
+
+def from_environment(instance_path: str) -> dict:
+    """Settings for create_app, read from the environment once."""
+    instance = Path(instance_path)
+    default_db = f"sqlite:///{instance / 'abmcontent.db'}"
+    return {
+        "SECRET_KEY": _secret_key(instance),
+        "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL", default_db),
+        "MAIL_URL": os.environ.get("MAIL_URL", f"outbox://{instance / 'outbox'}"),
+        "MAIL_FROM": os.environ.get("MAIL_FROM", "Cobalt Data <marketing@cobaltdata.example>"),
+        "PORT": int(os.environ.get("PORT", "5000")),
+        "BASE_URL": os.environ.get("BASE_URL", ""),
+        "UPLOAD_FOLDER": os.environ.get("UPLOAD_FOLDER", str(instance / "uploads")),
+        "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_UPLOAD_MB", "25")) * 1024 * 1024,
+        "CONTENT_FOLDER": os.environ.get("CONTENT_FOLDER", str(PROJECT_ROOT / "content")),
+        "SCHEDULER_EMBEDDED": _bool(os.environ.get("SCHEDULER_EMBEDDED"), False),
+        "SESSION_COOKIE_SECURE": _bool(os.environ.get("SESSION_COOKIE_SECURE"), False),
+        "BABEL_DEFAULT_TIMEZONE": os.environ.get("TIMEZONE", "UTC"),
+    }
+
+
+class Defaults:
+    """Settings that do not come from the environment."""
+
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the session; an editor left open still saves
+    BABEL_DEFAULT_LOCALE = "en"
+    LANGUAGES = ("en", "ko")
+    BABEL_TRANSLATION_DIRECTORIES = str(Path(__file__).resolve().parent / "translations")
+    LIBRARY_PAGE_SIZE = 25
+    # The ordered buyer journey and the personas; an instance may override them in instance/settings.py.
+    JOURNEY_STAGES = ("awareness", "consideration", "decision", "onboarding", "expansion")
+    PERSONAS = ("economic_buyer", "technical_evaluator", "end_user", "champion", "procurement")
+    UPLOAD_EXTENSIONS = (
+        ".pdf", ".docx", ".pptx", ".xlsx", ".csv", ".txt", ".png", ".jpg", ".jpeg",
+        ".gif", ".webp", ".zip", ".mp4", ".svg", ".html",
+    )

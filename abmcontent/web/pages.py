@@ -1,0 +1,43 @@
+"""Top-level pages; accounts, plans and the dashboard grow with their own issues."""
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, url_for
+from flask_login import login_required
+from sqlalchemy import func, select
+
+from abmcontent import library
+from abmcontent.extensions import db
+from abmcontent.models import Account, Asset
+
+bp = Blueprint("pages", __name__)
+
+
+@bp.get("/")
+def index():
+    return redirect(url_for("pages.dashboard"))
+
+
+@bp.get("/healthz")
+def healthz():
+    return {"status": "ok"}
+
+
+@bp.get("/dashboard")
+@login_required
+def dashboard():
+    counts = dict(db.session.execute(select(Asset.status, func.count()).group_by(Asset.status)).all())
+    coverage = library.coverage()
+    return render_template("pages/dashboard.html", counts=counts, coverage=coverage)
+
+
+@bp.get("/accounts")
+@login_required
+def accounts():
+    rows = db.session.scalars(select(Account).order_by(Account.name).limit(200)).all()
+    return render_template("pages/accounts.html", accounts=rows)
+
+
+@bp.get("/plans")
+@login_required
+def plans():
+    return render_template("pages/plans.html")

@@ -1,0 +1,28 @@
+// Small glue for htmx: show server errors in words, mark busy regions for assistive tech.
+(function () {
+  "use strict";
+  function say(message, kind) {
+    var region = document.getElementById("flash");
+    if (!region) return;
+    var p = document.createElement("p");
+    p.className = "flash flash-" + (kind || "error");
+    p.textContent = message;
+    region.replaceChildren(p);
+  }
+  document.addEventListener("htmx:responseError", function (event) {
+    var xhr = event.detail.xhr;
+    var text = (xhr && xhr.getResponseHeader("Content-Type") || "").indexOf("text/plain") === 0 ? xhr.responseText : "";
+    say(text || document.documentElement.dataset.errorMessage || "Something went wrong. Please try again.");
+  });
+  document.addEventListener("htmx:sendError", function () {
+    say(document.documentElement.dataset.offlineMessage || "The server could not be reached. Check your connection and try again.");
+  });
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var target = event.detail.target;
+    if (target && target.id) target.setAttribute("aria-busy", "true");
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var target = event.detail.target;
+    if (target && target.id) target.removeAttribute("aria-busy");
+  });
+})();
