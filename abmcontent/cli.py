@@ -78,6 +78,21 @@ def logins() -> None:
         click.echo(f"  {role:<9} {email}  /  {demo.DEMO_PASSWORD}")
 
 
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=None, help="Defaults to PORT (5000).")
+def serve(host: str, port: int | None) -> None:
+    """The single-process demo server (`make run`). Production uses gunicorn: see the README."""
+    port = port or current_app.config["PORT"]
+    click.echo(f"\n  abmcontent is running at http://{host}:{port}/\n")
+    click.echo("  Demo sign-ins (email / password):")
+    for email, role, _name, _phone in demo.DEMO_USERS:
+        click.echo(f"    {role:<9} {email}  /  {demo.DEMO_PASSWORD}")
+    click.echo("\n  Press Ctrl+C to stop.\n")
+    current_app.run(host=host, port=port, threaded=True, use_reloader=False)
+
+
 def init_app(app: Flask) -> None:
     for group in (users_cli, content_cli, demo_cli):
         app.cli.add_command(group)
+    app.cli.add_command(serve)

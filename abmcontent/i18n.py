@@ -1,7 +1,7 @@
 """Which language a page speaks: the user's choice, else the browser's Accept-Language."""
 from __future__ import annotations
 
-from flask import current_app, request, session
+from flask import current_app, has_request_context, request, session
 from flask_babel import format_date, format_datetime, format_decimal, get_locale
 from flask_login import current_user
 
@@ -10,6 +10,8 @@ from abmcontent import taxonomy
 
 def select_locale() -> str:
     languages = current_app.config["LANGUAGES"]
+    if not has_request_context():  # CLI, scheduler, tests of the domain: the default language
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     chosen = session.get("locale")
     if chosen in languages:
         return chosen

@@ -30,6 +30,7 @@ TRANSITIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("archived", "draft"): ("marketer",),
 }
 EDITOR_ROLES = ("marketer",)
+FIELD_OF_TAG = {"stage": "stages", "persona": "personas", "industry": "industries"}
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 MAX_BODY = 200_000
 SORTS = {  # allow-list: request values never reach ORDER BY
@@ -188,7 +189,7 @@ def validate(data: AssetInput, asset_id: int | None = None) -> dict[str, list[st
                          ("industry", data.industries)):
         unknown = sorted(set(values) - set(taxonomy.tag_values(kind)))
         if unknown:
-            add(kind + "s", _("Unknown value: %(values)s.", values=", ".join(unknown)))
+            add(FIELD_OF_TAG[kind], _("Unknown value: %(values)s.", values=", ".join(unknown)))
     if data.cta_url and not _safe_url(data.cta_url.strip()):
         add("cta_url", _("The call-to-action link must start with https://, http://, mailto: or /."))
     if data.cta_url and not data.cta_label.strip():
@@ -300,9 +301,10 @@ def set_tag(asset_id: int, kind: str, value: str, present: bool, user: User | No
     if kind not in taxonomy.TAG_KINDS:
         raise ValidationError({"tags": [_("Unknown tag kind.")]})
     data = AssetInput.of(asset)
-    values = set(getattr(data, kind + "s"))
+    field_name = FIELD_OF_TAG[kind]
+    values = set(getattr(data, field_name))
     values = values | {value} if present else values - {value}
-    setattr(data, kind + "s", sorted(values))
+    setattr(data, field_name, sorted(values))
     label = taxonomy.label(kind, value)
     note = _("Tagged %(tag)s", tag=label) if present else _("Untagged %(tag)s", tag=label)
     return update_asset(asset_id, data, user, now, note=note)
