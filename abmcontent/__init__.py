@@ -27,12 +27,12 @@ def create_app(config: dict | None = None) -> Flask:
 
     from abmcontent import extensions, i18n, models  # noqa: F401  (models register tables)
 
-    from abmcontent.models.base import render_item
+    from abmcontent.models.base import include_object, render_item
 
     extensions.db.init_app(app)
     extensions.migrate.init_app(app, extensions.db, directory=str(PROJECT_ROOT / "migrations"),
                                 render_as_batch=True, compare_type=True,
-                                render_item=render_item)
+                                render_item=render_item, include_object=include_object)
     extensions.htmx.init_app(app)
     extensions.csrf.init_app(app)
     extensions.babel.init_app(app, locale_selector=i18n.select_locale,

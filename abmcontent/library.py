@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import Integer, and_, case, func, select, text
 from sqlalchemy.orm import aliased
 
 from abmcontent import merge_fields, taxonomy
@@ -353,6 +353,21 @@ def _like_escape(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def _text_conditions(terms: list[str], patterns: list[str]) -> list:
+    """Every term must appear. On SQLite, terms of 3+ characters go through the FTS5 trigram
+    index (migration 0002); shorter ones, and PostgreSQL (pg_trgm serves LIKE), use LIKE."""
+    likes = [Asset.search_text.like(p, escape="\\") for p in patterns]
+    if db.session.get_bind().dialect.name != "sqlite":
+        return likes
+    indexed = [t for t in terms if len(t) >= 3]
+    if not indexed:
+        return likes
+    match = " AND ".join('"' + t.replace('"', '""') + '"' for t in indexed)
+    fts = Asset.id.in_(text("SELECT rowid FROM asset_search WHERE asset_search MATCH :match")
+                       .bindparams(match=match).columns(rowid=Integer))
+    return [fts] + [like for term, like in zip(terms, likes) if len(term) < 3]
+
+
 def search(filters: LibraryFilters, page_size: int = 25) -> Page:
     """Assets matching every filter; free text matches all words anywhere, title hits first."""
     conditions = []
@@ -374,17 +389,19 @@ def search(filters: LibraryFilters, page_size: int = 25) -> Page:
     order = list(SORTS.get(filters.sort, SORTS["updated"]))
     if terms:
         patterns = [f"%{_like_escape(t)}%" for t in terms]
-        conditions += [Asset.search_text.like(p, escape="\\") for p in patterns]
+        conditions += _text_conditions(terms, patterns)
         title_hit = case((func.lower(Asset.title).like(patterns[0], escape="\\"), 0), else_=1)
         if filters.sort not in ("title", "type"):
             order.insert(0, title_hit)
     where = and_(*conditions) if conditions else True
-    total = db.session.scalar(select(func.count(Asset.id)).where(where))
+    # One scan yields the ordered ids (total included); matching free text is the costly part,
+    # so the text is read once and only the page's rows are loaded whole.
+    ids = db.session.scalars(select(Asset.id).where(where).order_by(*order)).all()
+    total = len(ids)
     page = max(1, min(filters.page, -(-total // page_size) or 1))
-    items = db.session.scalars(
-        select(Asset).where(where).order_by(*order).limit(page_size).offset((page - 1) * page_size)
-    ).all()
-    return Page(items=list(items), total=total, page=page, page_size=page_size)
+    page_ids = ids[(page - 1) * page_size: page * page_size]
+    loaded = {a.id: a for a in db.session.scalars(select(Asset).where(Asset.id.in_(page_ids)))} if page_ids else {}
+    return Page(items=[loaded[i] for i in page_ids], total=total, page=page, page_size=page_size)
 
 
 def coverage(language: str = "") -> Coverage:

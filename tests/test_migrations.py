@@ -5,12 +5,13 @@ from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 
 from abmcontent.extensions import db
-from abmcontent.models.base import render_item
+from abmcontent.models.base import include_object, render_item
 
 
 def _differences():
     with db.engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True, "render_item": render_item})
+        context = MigrationContext.configure(conn, opts={
+            "compare_type": True, "render_item": render_item, "include_object": include_object})
         return compare_metadata(context, db.metadata)
 
 

@@ -36,3 +36,12 @@ def render_item(type_, obj, autogen_context):
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
     return False
+
+
+# Database objects that migrations manage by hand (search indexes), outside the models.
+UNMODELLED_PREFIXES = ("asset_search", "ix_assets_search_trgm")
+
+
+def include_object(obj, name, type_, reflected, compare_to):
+    """Alembic autogenerate: leave the hand-made search index alone."""
+    return not (reflected and compare_to is None and name and name.startswith(UNMODELLED_PREFIXES))
