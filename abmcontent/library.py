@@ -257,12 +257,14 @@ def create_asset(data: AssetInput, user: User | None, now: datetime, status: str
     if errors:
         raise ValidationError(errors)
     user_id = user.id if user else None
-    asset = Asset(status=status, created_at=now, updated_at=now, created_by_id=user_id,
-                  updated_by_id=user_id, published_at=now if status == "published" else None)
+    asset = Asset(status="draft", created_at=now, updated_at=now, created_by_id=user_id,
+                  updated_by_id=user_id)
     _apply(asset, data)
     db.session.add(asset)
     db.session.flush()
     _revise(asset, user_id, now, note or _("Created"))
+    if status != "draft":  # e.g. a published file from content/: the history says how it got there
+        record_transition(asset, status, user_id, now, note)
     db.session.commit()
     return asset
 

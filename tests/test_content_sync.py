@@ -47,6 +47,8 @@ def test_sync_is_idempotent(app, tmp_path):
     assert (len(first.added), len(second.added), len(second.unchanged)) == (1, 0, 1)
     asset = Asset.query.filter_by(slug="close-the-books").one()
     assert asset.status == "published" and asset.industries == ["financials"]
+    assert [(t.from_status, t.to_status) for t in asset.transitions] == [("draft", "published")]
+    assert asset.published_at == NOW
     assert asset.cta_url == "https://cobaltdata.example/call"
     assert len(asset.revisions) == 1
 
@@ -60,7 +62,7 @@ def test_a_changed_file_updates_the_asset_and_keeps_history(app, tmp_path):
     assert report.updated == ["close.md"]
     assert asset.body.startswith("Good morning") and asset.status == "archived"
     assert [r.number for r in asset.revisions] == [2, 1]
-    assert asset.transitions[0].to_status == "archived"
+    assert [t.to_status for t in asset.transitions] == ["archived", "published"]
 
 
 def test_one_bad_file_never_stops_the_others(app, tmp_path):

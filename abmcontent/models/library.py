@@ -45,7 +45,7 @@ class Asset(db.Model):
     )
     transitions: Mapped[list["AssetTransition"]] = relationship(
         back_populates="asset", cascade="all, delete-orphan",
-        order_by="AssetTransition.at.desc()",
+        order_by=lambda: (AssetTransition.at.desc(), AssetTransition.id.desc()),
     )
     files: Mapped[list["AssetFile"]] = relationship(
         back_populates="asset", cascade="all, delete-orphan", order_by="AssetFile.id"
