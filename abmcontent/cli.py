@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
+from werkzeug.serving import run_simple
 
 from abmcontent import content_sync, demo, users
 from abmcontent.errors import ValidationError
@@ -89,7 +90,8 @@ def serve(host: str, port: int | None) -> None:
     for email, role, _name, _phone in demo.DEMO_USERS:
         click.echo(f"    {role:<9} {email}  /  {demo.DEMO_PASSWORD}")
     click.echo("\n  Press Ctrl+C to stop.\n")
-    current_app.run(host=host, port=port, threaded=True, use_reloader=False)
+    # app.run() refuses to start inside a flask command; run_simple is what it would call.
+    run_simple(host, port, current_app._get_current_object(), threaded=True, use_reloader=False)
 
 
 def init_app(app: Flask) -> None:
