@@ -172,7 +172,9 @@ def make_contact(account_name: str = "Harborview Bank", **overrides):
 
 
 def login(client, user, password: str = PASSWORD):
-    response = client.post("/login", data={"email": user.email, "password": password})
+    """Sign in through the login form, CSRF token included (whether or not CSRF is on)."""
+    token = csrf_token_from(client.get("/login").text)
+    response = client.post("/login", data={"email": user.email, "password": password, "csrf_token": token})
     assert response.status_code == 303, response.get_data(as_text=True)[:500]
     return response
 

@@ -50,9 +50,7 @@ def test_admin_can_do_what_a_marketer_can(client):
 def test_every_state_changing_route_refuses_a_request_without_a_csrf_token(app, client):
     user = make_user("admin")
     asset = make_asset(user)
-    page = client.get("/login")
-    client.post("/login", data={"email": user.email, "password": "correct-horse-battery",
-                                "csrf_token": csrf_token_from(page.text)})
+    login(client, user)
     routes = list(_post_routes(app))
     assert len(routes) >= 10
     for rule in routes:
@@ -66,9 +64,7 @@ def test_every_state_changing_route_refuses_a_request_without_a_csrf_token(app, 
 def test_htmx_requests_pass_with_the_token_header_and_fail_without(app, client):
     user = make_user("marketer")
     asset = make_asset(user)
-    page = client.get("/login")
-    client.post("/login", data={"email": user.email, "password": "correct-horse-battery",
-                                "csrf_token": csrf_token_from(page.text)})
+    login(client, user)
     token = csrf_token_from(client.get("/library").text)
     data = {"kind": "stage", "value": "decision", "present": "1"}
     refused = client.post(f"/library/{asset.id}/tags", headers=HX, data=data)
