@@ -61,6 +61,9 @@ def test_marketer_edits_an_asset_and_sees_the_preview_change(page, live_server):
     page.fill("#body", "Dear {{ account.ceo }}")
     expect(preview.locator(".form-error")).to_contain_text("Unknown merge field")
     assert _serious_violations(page) == []
+    page.get_by_role("button", name="Save").click()  # refused: the errors appear inline, text kept
+    expect(page.locator("#body-errors")).to_contain_text("Unknown merge field")
+    expect(page.locator("#body")).to_have_value("Dear {{ account.ceo }}")
     page.fill("#body", "Dear {{ contact.first_name | \"there\" }}, the plan is ready.")
     page.get_by_role("button", name="Save").click()
     expect(page.locator(".flash")).to_contain_text("Saved")
