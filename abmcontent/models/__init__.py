@@ -1,9 +1,13 @@
 """All models, imported so Alembic and the app see every table."""
-from abmcontent.models.accounts import Account, Contact
+from abmcontent.models.accounts import (TARGET_STATUSES, Account, AccountDomain, Consent, Contact,
+                                        TargetDecision)
+from abmcontent.models.icp import IcpCriterion, IcpSettings
+from abmcontent.models.imports import ImportJob, ImportMapping
 from abmcontent.models.library import Asset, AssetFile, AssetRevision, AssetTag, AssetTransition
 from abmcontent.models.users import ROLES, User
 
 __all__ = [
-    "Account", "Contact", "Asset", "AssetFile", "AssetRevision", "AssetTag",
-    "AssetTransition", "ROLES", "User",
+    "TARGET_STATUSES", "Account", "AccountDomain", "Consent", "Contact", "TargetDecision",
+    "IcpCriterion", "IcpSettings", "ImportJob", "ImportMapping",
+    "Asset", "AssetFile", "AssetRevision", "AssetTag", "AssetTransition", "ROLES", "User",
 ]
