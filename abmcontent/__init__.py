@@ -33,6 +33,11 @@ def create_app(config: dict | None = None) -> Flask:
     extensions.migrate.init_app(app, extensions.db, directory=str(PROJECT_ROOT / "migrations"),
                                 render_as_batch=True, compare_type=True,
                                 render_item=render_item, include_object=include_object)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        from sqlalchemy import event
+
+        with app.app_context():
+            event.listen(extensions.db.engine, "connect", extensions.sqlite_pragmas)
     extensions.htmx.init_app(app)
     extensions.csrf.init_app(app)
     extensions.babel.init_app(app, locale_selector=i18n.select_locale,

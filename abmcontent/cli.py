@@ -15,6 +15,86 @@ from abmcontent.models import ROLES
 users_cli = AppGroup("users", help="Manage the people who use abmcontent.")
 content_cli = AppGroup("content", help="The content library on disk.")
 demo_cli = AppGroup("demo", help="Demo data for trying abmcontent.")
+accounts_cli = AppGroup("accounts", help="Target accounts: import from a CRM, score against the ICP.")
+contacts_cli = AppGroup("contacts", help="Stakeholders: import from a CRM.")
+
+
+def _run_import(kind: str, path: str, dry_run: bool, mapping: str | None) -> None:
+    from tqdm import tqdm
+
+    from abmcontent import crm_import
+
+    given = None
+    if mapping:
+        given = dict(pair.split("=", 1) for pair in mapping.split(",") if "=" in pair)
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+        job = crm_import.create_job(kind, path, data, None, _now(), current_app.config["UPLOAD_FOLDER"],
+                                    dry_run=dry_run, mapping=given)
+    except OSError as error:
+        raise click.ClickException(f"cannot read {path}: {error.strerror}")
+    except ValidationError as error:
+        raise click.ClickException("; ".join(m for ms in error.errors.values() for m in ms))
+    if job.status == "needs_mapping":
+        headers = ", ".join(job.report.get("headers", []))
+        raise click.ClickException(
+            f"the columns were not recognised ({headers}). Map them with "
+            f"--mapping 'Column=field,...' or upload the file in the web UI to map them once.")
+    claimed = crm_import.claim_next()
+    bar = tqdm(total=job.total_rows, unit="rows", desc="checking", leave=False)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    report = crm_import.run_job(claimed or job.id, _now(), current_app.config["UPLOAD_FOLDER"], progress)
+    bar.close()
+    job = crm_import.get_job(job.id)
+    if job.status == "failed":
+        raise click.ClickException(job.error)
+    for rejected in report.rejected:
+        click.echo(f"  line {rejected['line']}: {'; '.join(rejected['errors'])}", err=True)
+    for warning in report.warnings:
+        click.echo(f"  warning: {warning}", err=True)
+    verb = "would be " if dry_run else ""
+    if report.rejected:
+        click.echo(f"Nothing imported: {len(report.rejected)} of {report.rows} rows rejected (layout: {report.layout}).")
+        raise SystemExit(1)
+    extra = f", {report.accounts_created} accounts {verb}created" if kind == "contacts" else ""
+    click.echo(f"{report.rows} rows (layout: {report.layout}): {report.added} {verb}added, "
+               f"{report.updated} {verb}updated, {report.unchanged} unchanged, "
+               f"{report.merged} duplicates merged{extra}." + (" Dry run: nothing saved." if dry_run else ""))
+
+
+@accounts_cli.command("import")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Show what would change without saving.")
+@click.option("--mapping", help="For an unrecognised layout: 'Column=field,Column=field'.")
+def import_accounts(path: str, dry_run: bool, mapping: str | None) -> None:
+    """Import accounts from a CSV export (Salesforce, HubSpot, S&P 500 list or mapped)."""
+    _run_import("accounts", path, dry_run, mapping)
+
+
+@contacts_cli.command("import")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Show what would change without saving.")
+@click.option("--mapping", help="For an unrecognised layout: 'Column=field,Column=field'.")
+def import_contacts(path: str, dry_run: bool, mapping: str | None) -> None:
+    """Import contacts (stakeholders) from a CSV export."""
+    _run_import("contacts", path, dry_run, mapping)
+
+
+@accounts_cli.command("score")
+def score_accounts() -> None:
+    """Recompute every account's ICP fit score and tier."""
+    import time
+
+    from abmcontent import scoring
+
+    started = time.perf_counter()
+    count = scoring.rescore_all()
+    click.echo(f"Scored {count} accounts in {time.perf_counter() - started:.1f}s.")
 
 
 def _now() -> datetime:
@@ -66,7 +146,7 @@ def _print_sync(report: content_sync.SyncReport, dry_run: bool = False) -> None:
 @demo_cli.command("load")
 def load_demo() -> None:
     """Load demo users, accounts and the starter library (safe to run again)."""
-    report = demo.load(current_app.config["CONTENT_FOLDER"], _now())
+    report = demo.load(current_app.config["CONTENT_FOLDER"], _now(), current_app.config["UPLOAD_FOLDER"])
     click.echo(f"Demo: {report.users_created} users, {report.accounts_created} accounts, "
                f"{report.contacts_created} contacts created.")
     _print_sync(report.content)
@@ -89,12 +169,29 @@ def serve(host: str, port: int | None) -> None:
     click.echo("  Demo sign-ins (email / password):")
     for email, role, _name, _phone in demo.DEMO_USERS:
         click.echo(f"    {role:<9} {email}  /  {demo.DEMO_PASSWORD}")
+    if current_app.config["SCHEDULER_EMBEDDED"]:
+        from abmcontent import scheduler
+
+        scheduler.start_background(current_app._get_current_object())
+        click.echo("  The scheduler runs inside this process (SCHEDULER_EMBEDDED).")
     click.echo("\n  Press Ctrl+C to stop.\n")
     # app.run() refuses to start inside a flask command; run_simple is what it would call.
     run_simple(host, port, current_app._get_current_object(), threaded=True, use_reloader=False)
 
 
+scheduler_cli = AppGroup("scheduler", help="The scheduler process: recurring jobs.")
+
+
+@scheduler_cli.command("run")
+def run_scheduler() -> None:
+    """Run the scheduler in the foreground (one per deployment; never in web workers)."""
+    from abmcontent import scheduler
+
+    click.echo("Scheduler running; Ctrl+C to stop.")
+    scheduler.run_blocking(current_app._get_current_object())
+
+
 def init_app(app: Flask) -> None:
-    for group in (users_cli, content_cli, demo_cli):
+    for group in (users_cli, content_cli, demo_cli, accounts_cli, contacts_cli, scheduler_cli):
         app.cli.add_command(group)
     app.cli.add_command(serve)

@@ -9,9 +9,13 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from abmcontent import content_sync, users
+from pathlib import Path
+
+from abmcontent import accounts, content_sync, crm_import, users
 from abmcontent.extensions import db
-from abmcontent.models import Account, Contact, User
+from abmcontent.models import Account, AccountDomain, Contact, User
+
+SP500_FILE = Path(__file__).resolve().parent / "demo_data" / "sp500_constituents.csv"
 
 DEMO_PASSWORD = "demo-password-2026"
 DEMO_USERS = (
@@ -21,21 +25,52 @@ DEMO_USERS = (
     ("sales@abmcontent.demo", "sales", "Sam Seller", "+1 415 555 0103"),
 )
 DEMO_ACCOUNTS = (
-    {"name": "Harborview Bank", "domain": "harborviewbank.example", "industry": "financials",
-     "city": "Boston", "country": "United States", "contacts": [
-         ("Priya", "Raman", "priya.raman@harborviewbank.example", "Chief Financial Officer", "economic_buyer"),
-         ("Tom", "Becker", "tom.becker@harborviewbank.example", "Head of Data Architecture", "technical_evaluator"),
-         ("Lena", "Ortiz", "lena.ortiz@harborviewbank.example", "Director of Analytics", "champion"),
+    {"name": "Harborview Bank", "domains": ["harborviewbank.example"], "industry": "financials",
+     "sub_industry": "Regional Banks", "city": "Boston", "region": "MA", "country": "US",
+     "revenue": 1_400_000_000, "employees": 5200, "technologies": ["Teradata", "Tableau"],
+     "competitor_products": ["Snowflake"], "journey_stage": "consideration", "deal_size": 850_000,
+     "ip_ranges": ["198.51.100.0/24"], "target": "agreed",
+     "bant": {"budget": {"status": "partial", "note": "FY27 data modernisation line item, not yet approved"},
+              "authority": {"status": "confirmed", "note": "CFO sponsors; CIO signs"},
+              "need": {"status": "confirmed", "note": "Teradata renewal in 14 months"},
+              "timeline": {"status": "partial", "note": "Decision before Q3"}},
+     "goals": "Close the books two days faster; one source of truth for regulatory reporting.",
+     "plans": "Retire the Teradata appliance before its 2027 renewal.",
+     "challenges": "Data migration risk during month-end; legacy ETL nobody fully understands.",
+     "stakes": "A failed close delays filings; the CFO has promised the board a faster close.",
+     "timeline": "Vendor shortlist by March, pilot in Q2, decision before Q3.",
+     "contacts": [
+         ("Priya", "Raman", "priya.raman@harborviewbank.example", "Chief Financial Officer", "economic_buyer", "c_level"),
+         ("Tom", "Becker", "tom.becker@harborviewbank.example", "Head of Data Architecture", "technical_evaluator", "director"),
+         ("Lena", "Ortiz", "lena.ortiz@harborviewbank.example", "Director of Analytics", "champion", "director"),
      ]},
-    {"name": "St. Aurelia Health", "domain": "staurelia.example", "industry": "health_care",
-     "city": "Minneapolis", "country": "United States", "contacts": [
-         ("Marcus", "Hill", "marcus.hill@staurelia.example", "CIO", "economic_buyer"),
-         ("Grace", "Liu", "grace.liu@staurelia.example", "Clinical Data Analyst", "end_user"),
+    {"name": "St. Aurelia Health", "domains": ["staurelia.example"], "industry": "health_care",
+     "sub_industry": "Health Care Facilities", "city": "Minneapolis", "region": "MN", "country": "US",
+     "revenue": 3_100_000_000, "employees": 14000, "technologies": ["Oracle Exadata"],
+     "journey_stage": "awareness", "target": "proposed",
+     "goals": "Unify clinical and operational reporting under one governance model.",
+     "challenges": "PHI scattered across 40 systems; audit findings on data access.",
+     "contacts": [
+         ("Marcus", "Hill", "marcus.hill@staurelia.example", "CIO", "economic_buyer", "c_level"),
+         ("Grace", "Liu", "grace.liu@staurelia.example", "Clinical Data Analyst", "end_user", "staff"),
      ]},
-    {"name": "한빛정밀", "domain": "hanbit-precision.example", "industry": "industrials",
-     "city": "창원", "country": "대한민국", "contacts": [
-         ("지훈", "김", "jihoon.kim@hanbit-precision.example", "데이터플랫폼팀장", "technical_evaluator"),
-         ("서연", "박", "seoyeon.park@hanbit-precision.example", "구매팀 과장", "procurement"),
+    {"name": "한빛정밀", "domains": ["hanbit-precision.example"], "industry": "industrials",
+     "sub_industry": "자동차 부품", "city": "창원", "region": "경남", "country": "KR",
+     "revenue": 420_000_000, "employees": 1800, "technologies": ["Netezza"],
+     "journey_stage": "decision", "target": "agreed",
+     "goals": "공장 품질 데이터를 실시간으로 분석해 불량률을 낮추는 것.",
+     "challenges": "노후한 Netezza 장비, 야간 배치로 인한 하루 지연.",
+     "contacts": [
+         ("지훈", "김", "jihoon.kim@hanbit-precision.example", "데이터플랫폼팀장", "technical_evaluator", "manager"),
+         ("서연", "박", "seoyeon.park@hanbit-precision.example", "구매팀 과장", "procurement", "manager"),
+     ]},
+    {"name": "Northwind Outfitters", "domains": ["northwind-outfitters.example"],
+     "industry": "consumer_discretionary", "sub_industry": "Apparel Retail", "city": "Portland",
+     "region": "OR", "country": "US", "revenue": 650_000_000, "employees": 3100,
+     "technologies": ["Teradata"], "journey_stage": "decision", "lost": True,
+     "challenges": "Chose a competitor in 2025 on price; their contract renews next year.",
+     "contacts": [
+         ("Dana", "Kim", "dana.kim@northwind-outfitters.example", "VP Merchandising Analytics", "champion", "vp"),
      ]},
 )
 
@@ -48,27 +83,44 @@ class DemoReport:
     content: content_sync.SyncReport
 
 
-def load(content_folder: str, now: datetime) -> DemoReport:
+def load(content_folder: str, now: datetime, upload_folder: str) -> DemoReport:
     created_users = 0
     for email, role, name, phone in DEMO_USERS:
         if db.session.scalar(select(User.id).where(User.email == email)) is None:
             users.create_user(email, role, DEMO_PASSWORD, now, name=name, phone=phone)
             created_users += 1
     owner = db.session.scalar(select(User).where(User.email == "sales@abmcontent.demo"))
+    campaign = db.session.scalar(select(User).where(User.email == "campaign@abmcontent.demo"))
     created_accounts = created_contacts = 0
     for spec in DEMO_ACCOUNTS:
-        account = db.session.scalar(select(Account).where(Account.domain == spec["domain"]))
-        if account is None:
-            account = Account(name=spec["name"], domain=spec["domain"], industry=spec["industry"],
-                              city=spec["city"], country=spec["country"], owner=owner)
-            db.session.add(account)
-            created_accounts += 1
-        for first, last, email, title, persona in spec["contacts"]:
+        if db.session.get(AccountDomain, spec["domains"][0]) is not None:
+            continue
+        details = {k: spec.get(k, default) for k, default in (
+            ("sub_industry", ""), ("revenue", None), ("employees", None), ("technologies", []),
+            ("competitor_products", []), ("journey_stage", "awareness"), ("lost", False),
+            ("deal_size", None), ("ip_ranges", []))}
+        account = accounts.save_firmographics(None, accounts.Firmographics(
+            name=spec["name"], domains=spec["domains"], industry=spec["industry"], city=spec["city"],
+            region=spec["region"], country=spec["country"], owner_id=owner.id, **details), campaign, now)
+        accounts.update_qualification(account.id, spec.get("bant", {}), {
+            k: spec.get(k, "") for k in accounts.CONTEXT_KEYS}, campaign, now)
+        if spec.get("target"):
+            accounts.decide_target(account.id, "proposed", "Strong ICP fit and an active project.", campaign, now)
+            if spec["target"] == "agreed":
+                accounts.decide_target(account.id, "agreed", "Agreed in the weekly pipeline review.", owner, now)
+        created_accounts += 1
+        for first, last, email, title, persona, seniority in spec["contacts"]:
             if db.session.scalar(select(Contact.id).where(Contact.email == email)) is None:
-                language = "ko" if spec["country"] == "대한민국" else "en"
                 db.session.add(Contact(account=account, first_name=first, last_name=last, email=email,
-                                       title=title, persona=persona, language=language))
+                                       title=title, persona=persona, seniority=seniority,
+                                       language="ko" if spec["country"] == "KR" else "en",
+                                       created_at=now, updated_at=now))
                 created_contacts += 1
     db.session.commit()
+    if not db.session.scalar(select(Account.id).where(Account.source == SP500_FILE.name).limit(1)):
+        job = crm_import.create_job("accounts", SP500_FILE.name, SP500_FILE.read_bytes(), campaign, now,
+                                    upload_folder)
+        crm_import.run_job(crm_import.claim_next() or job.id, now, upload_folder)
+        created_accounts += crm_import.get_job(job.id).report.get("added", 0)
     report = content_sync.sync(content_folder, now)
     return DemoReport(created_users, created_accounts, created_contacts, report)

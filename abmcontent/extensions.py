@@ -22,3 +22,12 @@ htmx = HTMX()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
+
+
+def sqlite_pragmas(dbapi_connection, _record) -> None:
+    """WAL lets pages read while an import writes; foreign keys on; wait rather than fail on a lock."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()

@@ -1,6 +1,7 @@
 """Which language a page speaks: the user's choice, else the browser's Accept-Language."""
 from __future__ import annotations
 
+from babel.numbers import format_compact_decimal
 from flask import current_app, has_request_context, request, session
 from flask_babel import format_date, format_datetime, format_decimal, get_locale
 from flask_login import current_user
@@ -32,4 +33,8 @@ def init_app(app) -> None:
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["taxonomy"] = taxonomy
     app.jinja_env.globals["role_label"] = lambda role: taxonomy.label("role", role)
+    app.jinja_env.filters["compact_money"] = lambda value: format_compact_decimal(
+        value, locale=get_locale(), fraction_digits=1) if value is not None else ""
+    app.jinja_env.globals["target_label"] = lambda status: taxonomy.label("target", status)
+    app.jinja_env.globals["region_options"] = taxonomy.region_options
     app.jinja_env.policies["ext.i18n.trimmed"] = True

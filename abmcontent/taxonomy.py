@@ -66,6 +66,37 @@ ROLE_LABELS = {
     "sales": _l("Sales"),
 }
 
+TARGET_LABELS = {"proposed": _l("Proposed"), "agreed": _l("Agreed"), "rejected": _l("Rejected")}
+
+BANT_LABELS = {"budget": _l("Budget"), "authority": _l("Authority"), "need": _l("Need"),
+               "timeline": _l("Timeline")}
+BANT_STATUS_LABELS = {"unknown": _l("Unknown"), "confirmed": _l("Confirmed"), "partial": _l("Partly"),
+                      "missing": _l("Not there")}
+CONTEXT_LABELS = {"goals": _l("Goals"), "plans": _l("Plans"), "challenges": _l("Challenges"),
+                  "stakes": _l("Stakes"), "timeline": _l("Timeline")}
+REGION_LABELS = {
+    "US-NORTHEAST": _l("US Northeast"), "US-MIDWEST": _l("US Midwest"), "US-SOUTH": _l("US South"),
+    "US-WEST": _l("US West"), "US-CONTINENTAL": _l("Continental US"), "US": _l("United States"),
+    "NORTH-AMERICA": _l("North America"), "EU": _l("European Union"), "GB": _l("United Kingdom"),
+    "APAC": _l("Asia-Pacific"), "KR": _l("South Korea"), "JP": _l("Japan"),
+}
+
+
+ICP_ATTRIBUTE_LABELS = {
+    "industry": _l("Industry"), "revenue": _l("Annual revenue"), "employees": _l("Employees"),
+    "region": _l("Region"), "technologies": _l("Technologies used"),
+    "competitor_products": _l("Competitor products used"),
+}
+
+
+IMPORT_STATUS_LABELS = {"queued": _l("Queued"), "running": _l("Running"), "done": _l("Done"),
+                        "failed": _l("Failed"), "needs_mapping": _l("Needs a column mapping")}
+
+
+def region_options() -> list[tuple[str, str]]:
+    return [(code, str(name)) for code, name in REGION_LABELS.items()]
+
+
 TAG_KINDS = ("stage", "persona", "industry")
 
 
@@ -92,7 +123,9 @@ def label(kind: str, value: str) -> str:
     table = {
         "stage": STAGE_LABELS, "persona": PERSONA_LABELS, "industry": INDUSTRIES,
         "type": ASSET_TYPES, "status": STATUSES, "language": CONTENT_LANGUAGES,
-        "role": ROLE_LABELS,
+        "role": ROLE_LABELS, "target": TARGET_LABELS, "bant": BANT_LABELS,
+        "bant_status": BANT_STATUS_LABELS, "context": CONTEXT_LABELS, "region": REGION_LABELS,
+        "icp_attribute": ICP_ATTRIBUTE_LABELS, "import_status": IMPORT_STATUS_LABELS,
     }[kind]
     found = table.get(value)
     return str(found) if found is not None else value.replace("_", " ").capitalize()

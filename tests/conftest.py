@@ -205,7 +205,7 @@ def live_server(tmp_path, sqlite_template):
     from abmcontent import demo
 
     with app.app_context():
-        demo.load(app.config["CONTENT_FOLDER"], NOW)
+        demo.load(app.config["CONTENT_FOLDER"], NOW, app.config["UPLOAD_FOLDER"])
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

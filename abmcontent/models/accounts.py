@@ -40,6 +40,7 @@ class Account(db.Model):
     customer_base: Mapped[str] = mapped_column(String(200), default="")
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     tier: Mapped[int | None]
+    tier_locked: Mapped[bool] = mapped_column(default=False)  # set by hand: rescoring leaves it alone
     journey_stage: Mapped[str] = mapped_column(String(50), default="awareness")
     lost: Mapped[bool] = mapped_column(default=False)
     deal_size: Mapped[int | None] = mapped_column(BigInteger)
@@ -52,9 +53,9 @@ class Account(db.Model):
     stakes: Mapped[str] = mapped_column(Text, default="")
     timeline: Mapped[str] = mapped_column(Text, default="")
     icp_score: Mapped[float | None]
-    icp_breakdown: Mapped[list] = mapped_column(JSON, default=list)
     target_status: Mapped[str | None] = mapped_column(String(20), index=True)
     source: Mapped[str] = mapped_column(String(50), default="")
+    crm_id: Mapped[str] = mapped_column(String(64), default="", index=True)  # the CRM's own id
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -119,6 +120,7 @@ class Contact(db.Model):
     postal_code: Mapped[str] = mapped_column(String(20), default="")
     country: Mapped[str] = mapped_column(String(100), default="")
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    crm_id: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -16,11 +16,10 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 
 
 def init_app(app: Flask) -> None:
-    from abmcontent.web import auth, library, pages
+    from abmcontent.web import accounts, auth, icp, imports, library, pages
 
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(pages.bp)
-    app.register_blueprint(library.bp)
+    for blueprint in (auth.bp, pages.bp, library.bp, accounts.bp, icp.bp, imports.bp):
+        app.register_blueprint(blueprint)
 
     from abmcontent import markup, merge_fields
 

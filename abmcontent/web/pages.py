@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from abmcontent import library
 from abmcontent.extensions import db
-from abmcontent.models import Account, Asset
+from abmcontent.models import Asset
 
 bp = Blueprint("pages", __name__)
 
@@ -28,13 +28,6 @@ def dashboard():
     counts = dict(db.session.execute(select(Asset.status, func.count()).group_by(Asset.status)).all())
     coverage = library.coverage()
     return render_template("pages/dashboard.html", counts=counts, coverage=coverage)
-
-
-@bp.get("/accounts")
-@login_required
-def accounts():
-    rows = db.session.scalars(select(Account).order_by(Account.name).limit(200)).all()
-    return render_template("pages/accounts.html", accounts=rows)
 
 
 @bp.get("/plans")

@@ -1,0 +1,12 @@
+"""The recurring jobs. Each is small, idempotent and safe to run from several processes."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import current_app
+
+
+def run_imports() -> int:
+    from abmcontent import crm_import
+
+    return crm_import.run_queued(datetime.now(timezone.utc), current_app.config["UPLOAD_FOLDER"])

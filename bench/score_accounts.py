@@ -1,0 +1,34 @@
+"""Rescore 100,000 accounts against the ICP on SQLite.
+
+Run: .venv/bin/python bench/score_accounts.py   (target: ≤ 10 s)
+The last line is one JSON object of the figures.
+"""
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timezone
+
+import _setup
+
+ROWS = 100_000
+
+
+def main() -> None:
+    app = _setup.app()
+    with app.app_context():
+        from abmcontent import crm_import, scoring
+
+        now = datetime.now(timezone.utc)
+        job = crm_import.create_job("accounts", "sf.csv", _setup.salesforce_export(ROWS), None, now,
+                                    app.config["UPLOAD_FOLDER"])
+        crm_import.run_job(job.id, now, app.config["UPLOAD_FOLDER"])
+        started = time.perf_counter()
+        count = scoring.rescore_all()
+        seconds = time.perf_counter() - started
+        assert count == ROWS
+    print(json.dumps({"accounts": ROWS, "seconds": round(seconds, 2)}))
+
+
+if __name__ == "__main__":
+    main()
