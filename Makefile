@@ -29,7 +29,7 @@ test: venv translations
 # Re-extract the UI strings after changing templates or code; then translate the new ones in messages.po.
 messages: venv
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o abmcontent/translations/messages.pot --no-location --sort-output --omit-header .
-	$(BIN)/pybabel update -i abmcontent/translations/messages.pot -d abmcontent/translations --no-location --omit-header --no-fuzzy-matching
+	$(BIN)/pybabel update -i abmcontent/translations/messages.pot -d abmcontent/translations --no-fuzzy-matching --ignore-obsolete
 
 bench: venv
 	$(BIN)/python bench/library.py

@@ -11,6 +11,7 @@ from typing import Iterator
 
 from flask_babel import gettext as _
 from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import selectinload
 
 from abmcontent import geo, taxonomy
 from abmcontent.errors import NotFound, PermissionDenied, ValidationError
@@ -148,32 +149,42 @@ def _conditions(filters: AccountFilters) -> list:
         conditions.append(Account.target_status == filters.target)
     elif filters.target == "none":
         conditions.append(Account.target_status.is_(None))
-    q = filters.q.strip()
+    q = " ".join(filters.q.split())
     if q:
-        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        conditions.append(or_(Account.name.ilike(pattern, escape="\\"),
-                              Account.domain.ilike(pattern, escape="\\")))
+        conditions.append(_text_condition(q))
     return conditions
 
 
+def _text_condition(q: str):
+    """Name or domain contains q. As a subquery it is answered from the (name, domain, id) index
+    alone, and the list then walks its sort index probing those ids: no row is read twice."""
+    pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    # SQLite's LIKE already ignores ASCII case; ilike() would wrap both sides in lower() there.
+    sqlite = db.session.get_bind().dialect.name == "sqlite"
+    like = (lambda column: column.like(pattern, escape="\\")) if sqlite else \
+        (lambda column: column.ilike(pattern, escape="\\"))
+    return Account.id.in_(select(Account.id).where(or_(like(Account.name), like(Account.domain))))
+
+
 def _order(filters: AccountFilters) -> list:
-    columns = SORTS.get(filters.sort, SORTS["score"])
-    descending = filters.direction != "asc"
-    order = []
-    for column in columns:
-        order.append(column.is_(None))  # empty values last, either direction
-        order.append(column.desc() if descending else column.asc())
-    order.append(Account.id.desc() if descending else Account.id.asc())
-    return order
+    """(column, id) in one direction, empty values last: the shape the (column, id) indexes serve."""
+    column = SORTS.get(filters.sort, SORTS["score"])[0]
+    if filters.direction == "asc":
+        return [column.asc().nulls_last(), Account.id.asc()]
+    return [column.desc().nulls_last(), Account.id.desc()]
 
 
 def search(filters: AccountFilters, page_size: int = 50) -> Page:
-    where = and_(*_conditions(filters)) if _conditions(filters) else True
-    total = db.session.scalar(select(func.count()).select_from(Account).where(where))
+    conditions = _conditions(filters)
+    where = and_(*conditions) if conditions else True
+    total = db.session.scalar(select(func.count(Account.id)).where(where))
     page = max(1, min(filters.page, -(-total // page_size) or 1))
-    items = db.session.scalars(select(Account).where(where).order_by(*_order(filters))
-                               .limit(page_size).offset((page - 1) * page_size)).all()
-    return Page(items=list(items), total=total, page=page, page_size=page_size)
+    # Ids first (an index-only walk, even for a deep page), then only that page's rows whole.
+    ids = db.session.scalars(select(Account.id).where(where).order_by(*_order(filters))
+                             .limit(page_size).offset((page - 1) * page_size)).all()
+    rows = {a.id: a for a in db.session.scalars(
+        select(Account).where(Account.id.in_(ids)).options(selectinload(Account.owner)))} if ids else {}
+    return Page(items=[rows[i] for i in ids], total=total, page=page, page_size=page_size)
 
 
 def matching_ids(filters: AccountFilters) -> list[int]:

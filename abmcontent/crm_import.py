@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, case, func, insert, select, update
+from sqlalchemy import bindparam, case, func, insert, select, text, update
 
 from abmcontent import crm_csv, crm_layouts, icp, scoring
 from abmcontent.errors import NotFound, ValidationError
@@ -222,6 +222,9 @@ def import_table(kind: str, table: crm_csv.Table, layout: crm_layouts.Layout, no
     else:
         db.session.commit()
         report.saved = True
+        if report.added + report.updated > 1000 and db.session.get_bind().dialect.name == "sqlite":
+            # Fresh statistics so the list pages pick the right index (PostgreSQL's autovacuum does this).
+            db.session.execute(text("PRAGMA optimize"))
     return report
 
 

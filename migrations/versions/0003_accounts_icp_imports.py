@@ -141,13 +141,14 @@ def upgrade():
         batch_op.add_column(sa.Column('created_at', sa.DateTime(timezone=True), nullable=False, server_default=sa.func.current_timestamp()))
         batch_op.add_column(sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False, server_default=sa.func.current_timestamp()))
         batch_op.create_index(batch_op.f('ix_accounts_crm_id'), ['crm_id'], unique=False)
-        batch_op.create_index('ix_accounts_icp_score', ['icp_score'], unique=False)
-        batch_op.create_index('ix_accounts_industry', ['industry'], unique=False)
-        batch_op.create_index('ix_accounts_name', ['name'], unique=False)
+        batch_op.create_index('ix_accounts_score_id', ['icp_score', 'id'], unique=False)
+        batch_op.create_index('ix_accounts_name_domain', ['name', 'domain', 'id'], unique=False)
+        batch_op.create_index('ix_accounts_industry_tier', ['industry', 'tier', 'icp_score', 'id'], unique=False)
+        batch_op.create_index('ix_accounts_place_score', ['country', 'region', 'icp_score', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_accounts_name_key'), ['name_key'], unique=False)
-        batch_op.create_index('ix_accounts_owner_id', ['owner_id'], unique=False)
+        batch_op.create_index('ix_accounts_owner_score', ['owner_id', 'icp_score', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_accounts_target_status'), ['target_status'], unique=False)
-        batch_op.create_index('ix_accounts_tier_score', ['tier', 'icp_score'], unique=False)
+        batch_op.create_index('ix_accounts_tier_score', ['tier', 'icp_score', 'id'], unique=False)
 
     with op.batch_alter_table('contacts', schema=None) as batch_op:
         batch_op.add_column(sa.Column('phone', sa.String(length=50), nullable=False, server_default=''))
@@ -187,11 +188,11 @@ def downgrade():
     with op.batch_alter_table('accounts', schema=None) as batch_op:
         batch_op.drop_index('ix_accounts_tier_score')
         batch_op.drop_index(batch_op.f('ix_accounts_target_status'))
-        batch_op.drop_index('ix_accounts_owner_id')
+        batch_op.drop_index('ix_accounts_owner_score')
         batch_op.drop_index(batch_op.f('ix_accounts_name_key'))
-        batch_op.drop_index('ix_accounts_name')
-        batch_op.drop_index('ix_accounts_industry')
-        batch_op.drop_index('ix_accounts_icp_score')
+        for name in ('ix_accounts_score_id', 'ix_accounts_name_domain', 'ix_accounts_industry_tier',
+                     'ix_accounts_place_score'):
+            batch_op.drop_index(name)
         batch_op.drop_column('updated_at')
         batch_op.drop_column('created_at')
         batch_op.drop_index(batch_op.f('ix_accounts_crm_id'))
