@@ -196,6 +196,15 @@ def browser_type_launch_args():
     }
 
 
+class LiveURL(str):
+    """The live server's base URL, carrying its app for tests that need it (e.g. the scheduler)."""
+
+    def __new__(cls, url: str, app):
+        value = super().__new__(cls, url)
+        value.app = app
+        return value
+
+
 @pytest.fixture
 def live_server(tmp_path, sqlite_template):
     """The app served on a loopback port with the demo data loaded; yields its base URL."""
@@ -209,7 +218,7 @@ def live_server(tmp_path, sqlite_template):
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
+    yield LiveURL(f"http://127.0.0.1:{server.server_port}", app)
     server.shutdown()
     with app.app_context():
         db.engine.dispose()
