@@ -93,6 +93,12 @@ IMPORT_STATUS_LABELS = {"queued": _l("Queued"), "running": _l("Running"), "done"
                         "failed": _l("Failed"), "needs_mapping": _l("Needs a column mapping")}
 
 
+SENIORITY_LABELS = {"c_level": _l("C-level"), "vp": _l("Vice president"), "director": _l("Director"),
+                    "manager": _l("Manager"), "staff": _l("Individual contributor")}
+AUTHORITY_LABELS = {"decision_maker": _l("Decision maker"), "influencer": _l("Influencer"),
+                    "user": _l("User"), "blocker": _l("Blocker")}
+
+
 def region_options() -> list[tuple[str, str]]:
     return [(code, str(name)) for code, name in REGION_LABELS.items()]
 
@@ -126,6 +132,7 @@ def label(kind: str, value: str) -> str:
         "role": ROLE_LABELS, "target": TARGET_LABELS, "bant": BANT_LABELS,
         "bant_status": BANT_STATUS_LABELS, "context": CONTEXT_LABELS, "region": REGION_LABELS,
         "icp_attribute": ICP_ATTRIBUTE_LABELS, "import_status": IMPORT_STATUS_LABELS,
+        "seniority": SENIORITY_LABELS, "authority": AUTHORITY_LABELS,
     }[kind]
     found = table.get(value)
     return str(found) if found is not None else value.replace("_", " ").capitalize()

@@ -8,7 +8,7 @@ from flask import (Blueprint, Response, current_app, flash, redirect, render_tem
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from abmcontent import accounts, crm_csv, scoring
+from abmcontent import accounts, contacts, crm_csv, scoring
 from abmcontent.errors import ValidationError
 from abmcontent.extensions import htmx
 from abmcontent.web.rendering import page_or_fragment, roles_required
@@ -119,6 +119,26 @@ def qualification(account_id: int):
     else:
         flash(_("Qualification not saved: %(why)s", why="; ".join(m for ms in errors.values() for m in ms)), "error")
     return redirect(url_for("accounts.show", account_id=account_id), 303)
+
+
+@bp.post("/<int:account_id>/stakeholders")
+@login_required
+def add_stakeholder(account_id: int):
+    form = request.form
+    data = contacts.StakeholderInput(
+        first_name=form.get("first_name", ""), last_name=form.get("last_name", ""),
+        email=form.get("email", ""), title=form.get("title", ""), persona=form.get("persona", ""),
+        seniority=form.get("seniority", ""), buying_authority=form.get("buying_authority", ""),
+        language=form.get("language", "en"), timezone=form.get("timezone", "").strip(),
+        email_consent=form.get("email_consent") == "on", consent_source=form.get("consent_source", ""))
+    try:
+        contact = contacts.add_stakeholder(account_id, data, current_user, _now())
+    except ValidationError as error:
+        account = accounts.get_account(account_id)
+        return render_template("accounts/show.html", stakeholder_errors=error.errors, stakeholder_form=form,
+                               **_page_context(account)), 422
+    flash(_("%(name)s was added to the stakeholder map.", name=contact.full_name), "success")
+    return redirect(url_for("accounts.show", account_id=account_id) + "#stakeholders", 303)
 
 
 @bp.post("/<int:account_id>/target")

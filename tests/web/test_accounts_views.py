@@ -131,3 +131,14 @@ def test_bad_upload_is_refused_in_words(client, campaign):
     response = client.post("/imports/new", content_type="multipart/form-data",
                            data={"kind": "accounts", "file": (io.BytesIO(b""), "empty.csv")})
     assert response.status_code == 422 and "empty" in response.text.lower()
+
+
+def test_stakeholder_form_adds_to_the_map_or_shows_errors_inline(client, campaign):
+    account = make_account(campaign)
+    bad = client.post(f"/accounts/{account.id}/stakeholders", data={"first_name": "Ann", "email": "ann@"})
+    assert bad.status_code == 422 and "valid email" in bad.text and 'value="Ann"' in bad.text
+    ok = client.post(f"/accounts/{account.id}/stakeholders",
+                     data={"first_name": "Ann", "email": "ann@harborview.example", "persona": "end_user"})
+    assert ok.status_code == 303
+    page = client.get(f"/accounts/{account.id}")
+    assert "Ann" in page.text and "End user" in page.text
