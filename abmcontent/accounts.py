@@ -14,6 +14,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from abmcontent import geo, taxonomy
+from abmcontent.paging import Page, clamp
 from abmcontent.errors import NotFound, PermissionDenied, ValidationError
 from abmcontent.extensions import db
 from abmcontent.models import TARGET_STATUSES, Account, AccountDomain, Contact, TargetDecision, User
@@ -51,18 +52,6 @@ class AccountFilters:
     def active(self) -> bool:
         return any([self.q.strip(), self.tier, self.industry, self.owner, self.stage, self.region,
                     self.lost, self.target])
-
-
-@dataclass
-class Page:
-    items: list[Account]
-    total: int
-    page: int
-    page_size: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.page_size))
 
 
 @dataclass
@@ -178,7 +167,7 @@ def search(filters: AccountFilters, page_size: int = 50) -> Page:
     conditions = _conditions(filters)
     where = and_(*conditions) if conditions else True
     total = db.session.scalar(select(func.count(Account.id)).where(where))
-    page = max(1, min(filters.page, -(-total // page_size) or 1))
+    page = clamp(filters.page, total, page_size)
     # Ids first (an index-only walk, even for a deep page), then only that page's rows whole.
     ids = db.session.scalars(select(Account.id).where(where).order_by(*_order(filters))
                              .limit(page_size).offset((page - 1) * page_size)).all()

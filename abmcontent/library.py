@@ -16,6 +16,7 @@ from sqlalchemy import Integer, and_, case, func, select, text
 from sqlalchemy.orm import aliased
 
 from abmcontent import merge_fields, taxonomy
+from abmcontent.paging import Page, clamp
 from abmcontent.errors import InvalidTransition, NotFound, PermissionDenied, ValidationError
 from abmcontent.extensions import db
 from abmcontent.models import Asset, AssetRevision, AssetTag, AssetTransition, User
@@ -88,18 +89,6 @@ class LibraryFilters:
     def active(self) -> bool:
         return any([self.stage, self.persona, self.industry, self.type, self.status,
                     self.language, self.q.strip()])
-
-
-@dataclass
-class Page:
-    items: list[Asset]
-    total: int
-    page: int
-    page_size: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.page_size))
 
 
 @dataclass
@@ -400,7 +389,7 @@ def search(filters: LibraryFilters, page_size: int = 25) -> Page:
     # so the text is read once and only the page's rows are loaded whole.
     ids = db.session.scalars(select(Asset.id).where(where).order_by(*order)).all()
     total = len(ids)
-    page = max(1, min(filters.page, -(-total // page_size) or 1))
+    page = clamp(filters.page, total, page_size)
     page_ids = ids[(page - 1) * page_size: page * page_size]
     loaded = {a.id: a for a in db.session.scalars(select(Asset).where(Asset.id.in_(page_ids)))} if page_ids else {}
     return Page(items=[loaded[i] for i in page_ids], total=total, page=page, page_size=page_size)
