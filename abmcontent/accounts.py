@@ -384,6 +384,16 @@ def stakeholder_map(account: Account) -> StakeholderMap:
     )
 
 
+def tier_counts() -> dict[int | None, int]:
+    counts = dict(db.session.execute(select(Account.tier, func.count()).group_by(Account.tier)).all())
+    return {tier: counts.get(tier, 0) for tier in (1, 2, 3, None)}
+
+
+def target_counts() -> dict[str | None, int]:
+    return dict(db.session.execute(select(Account.target_status, func.count())
+                                   .group_by(Account.target_status)).all())
+
+
 def owners() -> list[User]:
     return list(db.session.scalars(select(User).where(User.active.is_(True), User.role.in_(("sales", "campaign", "admin")))
                                    .order_by(User.name)))

@@ -5,7 +5,7 @@ from flask import Blueprint, redirect, render_template, url_for
 from flask_login import login_required
 from sqlalchemy import func, select
 
-from abmcontent import library
+from abmcontent import accounts, library
 from abmcontent.extensions import db
 from abmcontent.models import Asset
 
@@ -27,7 +27,8 @@ def healthz():
 def dashboard():
     counts = dict(db.session.execute(select(Asset.status, func.count()).group_by(Asset.status)).all())
     coverage = library.coverage()
-    return render_template("pages/dashboard.html", counts=counts, coverage=coverage)
+    return render_template("pages/dashboard.html", counts=counts, coverage=coverage,
+                           tiers=accounts.tier_counts(), targets=accounts.target_counts())
 
 
 @bp.get("/plans")
