@@ -67,22 +67,18 @@ def _run_import(kind: str, path: str, dry_run: bool, mapping: str | None) -> Non
                f"{report.merged} duplicates merged{extra}." + (" Dry run: nothing saved." if dry_run else ""))
 
 
-@accounts_cli.command("import")
-@click.argument("path", type=click.Path(dir_okay=False))
-@click.option("--dry-run", is_flag=True, help="Show what would change without saving.")
-@click.option("--mapping", help="For an unrecognised layout: 'Column=field,Column=field'.")
-def import_accounts(path: str, dry_run: bool, mapping: str | None) -> None:
-    """Import accounts from a CSV export (Salesforce, HubSpot, S&P 500 list or mapped)."""
-    _run_import("accounts", path, dry_run, mapping)
+def _import_command(group: AppGroup, kind: str, help_text: str) -> None:
+    @group.command("import", help=help_text)
+    @click.argument("path", type=click.Path(dir_okay=False))
+    @click.option("--dry-run", is_flag=True, help="Show what would change without saving.")
+    @click.option("--mapping", help="For an unrecognised layout: 'Column=field,Column=field'.")
+    def command(path: str, dry_run: bool, mapping: str | None) -> None:
+        _run_import(kind, path, dry_run, mapping)
 
 
-@contacts_cli.command("import")
-@click.argument("path", type=click.Path(dir_okay=False))
-@click.option("--dry-run", is_flag=True, help="Show what would change without saving.")
-@click.option("--mapping", help="For an unrecognised layout: 'Column=field,Column=field'.")
-def import_contacts(path: str, dry_run: bool, mapping: str | None) -> None:
-    """Import contacts (stakeholders) from a CSV export."""
-    _run_import("contacts", path, dry_run, mapping)
+_import_command(accounts_cli, "accounts",
+                "Import accounts from a CSV export (Salesforce, HubSpot, the S&P 500 list, or mapped).")
+_import_command(contacts_cli, "contacts", "Import contacts (stakeholders) from a CSV export.")
 
 
 @accounts_cli.command("score")

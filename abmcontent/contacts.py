@@ -1,7 +1,6 @@
 """Stakeholders at target accounts: add them by hand, with their role and consent."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import available_timezones
@@ -10,13 +9,13 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from abmcontent import accounts, taxonomy
+from abmcontent.users import EMAIL_RE
 from abmcontent.errors import PermissionDenied, ValidationError
 from abmcontent.extensions import db
 from abmcontent.models import Consent, Contact, User
 
 SENIORITIES = ("c_level", "vp", "director", "manager", "staff")
 AUTHORITIES = ("decision_maker", "influencer", "user", "blocker")
-EMAIL_RE = re.compile(r"^[^@\s\x00-\x1f]+@[^@\s\x00-\x1f]+\.[^@\s\x00-\x1f]+$")
 CONSENT_WORDING = ("I agree that {company} may email me about its products and events. "
                    "I can unsubscribe at any time.")
 
