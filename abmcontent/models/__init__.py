@@ -5,9 +5,10 @@ from abmcontent.models.icp import IcpCriterion, IcpSettings
 from abmcontent.models.imports import ImportJob, ImportMapping
 from abmcontent.models.library import Asset, AssetFile, AssetRevision, AssetTag, AssetTransition
 from abmcontent.models.users import ROLES, User
+from abmcontent.models.visitors import PersonalUrl
 
 __all__ = [
     "TARGET_STATUSES", "Account", "AccountDomain", "Consent", "Contact", "TargetDecision",
     "IcpCriterion", "IcpSettings", "ImportJob", "ImportMapping",
-    "Asset", "AssetFile", "AssetRevision", "AssetTag", "AssetTransition", "ROLES", "User",
+    "Asset", "AssetFile", "AssetRevision", "AssetTag", "AssetTransition", "ROLES", "User", "PersonalUrl",
 ]

@@ -1,0 +1,196 @@
+"""Who is visiting: DESIGN.md decision 5, in order.
+
+personalized URL token → signed first-party cookie from an earlier identification →
+the visitor's IP in an account's CIDR ranges (most specific wins, IPv4 and IPv6) →
+the email domain of a form fill → anonymous (industry from a utm_ parameter, else generic).
+
+Tokens carry 144 random bits and only their SHA-256 is stored; an unknown, changed or
+revoked token identifies no one, exactly like no token. With DNT: 1 or Sec-GPC: 1 the
+visitor is identified at company level only and no identifying cookie is set. The
+client IP is whatever the web layer resolved (werkzeug's ProxyFix with the configured
+number of trusted proxy hops), never a raw X-Forwarded-For header.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+
+from flask_babel import gettext as _
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import func, select
+
+from abmcontent import accounts, taxonomy
+from abmcontent.errors import NotFound, PermissionDenied
+from abmcontent.extensions import db
+from abmcontent.models import Account, AccountDomain, Contact, PersonalUrl, User
+
+TOKEN_BYTES = 18  # 144 bits
+COOKIE_SALT = "abmcontent-visitor"
+RULES = ("token", "cookie", "ip", "email_domain", "utm", "anonymous")
+
+
+@dataclass
+class Identification:
+    rule: str                      # one of RULES
+    account_id: int | None = None
+    contact_id: int | None = None
+    industry: str = ""
+    trace: list[str] = field(default_factory=list)  # why, step by step, for the preview
+    set_cookie: bool = False       # the web layer sets the signed cookie when this is true
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def create_personal_url(account_id: int, contact_id: int | None, user: User | None,
+                        now: datetime) -> tuple[PersonalUrl, str]:
+    """A new personalized URL token for an account (and a contact of it); the token is shown once."""
+    account = accounts.get_account(account_id)
+    if user is not None and not user.has_role("campaign", "marketer", "sales"):
+        raise PermissionDenied(_("You cannot create personalized links."))
+    if contact_id is not None:
+        contact = db.session.get(Contact, contact_id)
+        if contact is None or contact.account_id != account.id:
+            raise NotFound(_("That stakeholder is not at this account."))
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    link = PersonalUrl(token_hash=hash_token(token), hint=token[:6], account_id=account.id,
+                       contact_id=contact_id, created_by_id=user.id if user else None, created_at=now)
+    db.session.add(link)
+    db.session.commit()
+    return link, token
+
+
+def revoke(link_id: int, account_id: int, user: User | None, now: datetime) -> PersonalUrl:
+    link = db.session.get(PersonalUrl, link_id)
+    if link is None or link.account_id != account_id:
+        raise NotFound(_("That link does not exist."))
+    if user is not None and not user.has_role("campaign", "marketer", "sales"):
+        raise PermissionDenied(_("You cannot revoke personalized links."))
+    link.revoked_at = link.revoked_at or now
+    db.session.commit()
+    return link
+
+
+def links_for(account_id: int) -> list[PersonalUrl]:
+    return list(db.session.scalars(select(PersonalUrl).where(PersonalUrl.account_id == account_id)
+                                   .order_by(PersonalUrl.created_at.desc(), PersonalUrl.id.desc())))
+
+
+def resolve_token(token: str) -> PersonalUrl | None:
+    """The live link for a token, or None for anything else (unknown, changed, revoked, malformed)."""
+    if not token or len(token) > 64:
+        return None
+    digest = hash_token(token)
+    link = db.session.scalar(select(PersonalUrl).where(PersonalUrl.token_hash == digest))
+    if link is None or link.revoked_at is not None or not hmac.compare_digest(link.token_hash, digest):
+        return None
+    return link
+
+
+def cookie_value(secret_key: str, account_id: int, contact_id: int | None) -> str:
+    return URLSafeSerializer(secret_key, salt=COOKIE_SALT).dumps({"a": account_id, "c": contact_id})
+
+
+def read_cookie(secret_key: str, value: str | None) -> tuple[int, int | None] | None:
+    if not value or len(value) > 200:
+        return None
+    try:
+        data = URLSafeSerializer(secret_key, salt=COOKIE_SALT).loads(value)
+    except BadSignature:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("a"), int):
+        return None
+    contact = data.get("c")
+    return data["a"], contact if isinstance(contact, int) else None
+
+
+@dataclass(frozen=True)
+class RangeIndex:
+    """Account CIDR ranges by prefix length, so a lookup is one dict probe per distinct length."""
+
+    by_length: tuple[tuple[int, int, dict[int, int]], ...]  # (version, prefix length, network int → account id)
+
+    def lookup(self, ip: str) -> tuple[int, str] | None:
+        try:
+            address = ipaddress.ip_address(ip)
+        except ValueError:
+            return None
+        if address.version == 6 and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        bits = 32 if address.version == 4 else 128
+        value = int(address)
+        for version, length, table in self.by_length:
+            if version != address.version:
+                continue
+            network = value >> (bits - length) << (bits - length)
+            if network in table:
+                return table[network], f"{ipaddress.ip_address(network)}/{length}"
+        return None
+
+
+def build_range_index(rows) -> RangeIndex:
+    tables: dict[tuple[int, int], dict[int, int]] = {}
+    for account_id, ranges in rows:
+        for cidr in ranges or []:
+            try:
+                network = ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                continue
+            tables.setdefault((network.version, network.prefixlen), {})[int(network.network_address)] = account_id
+    ordered = sorted(tables.items(), key=lambda item: -item[0][1])  # most specific first
+    return RangeIndex(tuple((version, length, table) for (version, length), table in ordered))
+
+
+@lru_cache(maxsize=4)
+def _cached_index(_stamp) -> RangeIndex:
+    rows = db.session.execute(select(Account.id, Account.ip_ranges).where(Account.ip_ranges != [])).all()
+    return build_range_index(rows)
+
+
+def range_index() -> RangeIndex:
+    """Rebuilt when accounts change (the newest update time and count are the key)."""
+    stamp = db.session.execute(select(func.max(Account.updated_at), func.count(Account.id))).one()
+    return _cached_index(tuple(stamp))
+
+
+def identify(*, token: str | None, cookie: str | None, ip: str | None, email: str | None,
+             utm_industry: str | None, do_not_track: bool, secret_key: str) -> Identification:
+    trace: list[str] = []
+    if token:
+        link = resolve_token(token)
+        if link is not None:
+            trace.append(f"personalized link …{link.hint} → account {link.account_id}")
+            contact_id = None if do_not_track else link.contact_id
+            if do_not_track and link.contact_id:
+                trace.append("Do Not Track / Global Privacy Control: company level only, no cookie")
+            return Identification("token", link.account_id, contact_id, trace=trace,
+                                  set_cookie=not do_not_track)
+        trace.append("link token not recognised: treated as no token")
+    found = read_cookie(secret_key, cookie)
+    if found and db.session.get(Account, found[0]) is not None:
+        trace.append(f"signed visitor cookie → account {found[0]}")
+        return Identification("cookie", found[0], None if do_not_track else found[1], trace=trace)
+    if ip:
+        hit = range_index().lookup(ip)
+        if hit:
+            trace.append(f"IP {ip} is in {hit[1]} → account {hit[0]}")
+            return Identification("ip", hit[0], None, trace=trace)
+        trace.append(f"IP {ip} is in no account's ranges")
+    if email and "@" in email:
+        domain = email.rsplit("@", 1)[1].strip().lower()
+        owner = db.session.get(AccountDomain, domain)
+        if owner is not None:
+            trace.append(f"form email domain {domain} → account {owner.account_id}")
+            return Identification("email_domain", owner.account_id, None, trace=trace)
+    industry = (utm_industry or "").strip().lower().replace("-", "_").replace(" ", "_")
+    if industry in taxonomy.INDUSTRIES:
+        trace.append(f"utm industry {industry}")
+        return Identification("utm", industry=industry, trace=trace)
+    trace.append("anonymous: the generic page")
+    return Identification("anonymous", trace=trace)
