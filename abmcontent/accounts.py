@@ -384,6 +384,18 @@ def stakeholder_map(account: Account) -> StakeholderMap:
     )
 
 
+def recommendations(account: Account, now: datetime, per_persona: int = 3) -> list[tuple[str, list]]:
+    """Published content for each persona at this account's stage, industry and context."""
+    from dataclasses import replace
+
+    from abmcontent import matching
+
+    index = matching.index_for_app()
+    base = matching.request_for(account, limit=per_persona)
+    base = replace(base, language="ko" if account.country == "KR" else "en")
+    return [(persona, index.recommend(replace(base, persona=persona), now)) for persona in taxonomy.personas()]
+
+
 def tier_counts() -> dict[int | None, int]:
     counts = dict(db.session.execute(select(Account.tier, func.count()).group_by(Account.tier)).all())
     return {tier: counts.get(tier, 0) for tier in (1, 2, 3, None)}

@@ -86,6 +86,7 @@ def bulk():
 def _page_context(account):
     return dict(account=account, stakeholders=accounts.stakeholder_map(account),
                 explanation=scoring.explain(account),
+                recommendations=accounts.recommendations(account, _now()),
                 can_edit=accounts.can_edit(current_user),
                 can_qualify=accounts.can_qualify(current_user, account),
                 can_decide=current_user.has_role(*accounts.QUALIFIER_ROLES))

@@ -142,3 +142,21 @@ def test_stakeholder_form_adds_to_the_map_or_shows_errors_inline(client, campaig
     assert ok.status_code == 303
     page = client.get(f"/accounts/{account.id}")
     assert "Ann" in page.text and "End user" in page.text
+
+
+def test_account_page_recommends_published_content_per_persona_with_reasons(client, campaign):
+    from tests.conftest import make_asset
+
+    marketer = make_user("marketer")
+    from abmcontent import accounts
+
+    account = make_account(campaign, journey_stage="consideration")
+    accounts.update_qualification(account.id, None, {"challenges": "Data migration off Teradata"}, campaign,
+                                  account.created_at)
+    make_asset(marketer, status="published", title="The migration playbook", body="Data migration steps",
+               stages=["consideration"], personas=["technical_evaluator"])
+    make_asset(marketer, status="draft", title="Unpublished draft", body="Data migration",
+               stages=["consideration"], personas=["technical_evaluator"])
+    page = client.get(f"/accounts/{account.id}")
+    assert "The migration playbook" in page.text and "Unpublished draft" not in page.text
+    assert "stage: Consideration" in page.text
