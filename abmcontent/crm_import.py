@@ -348,14 +348,13 @@ def _update_accounts(changes: dict[int, dict], report: ImportReport, now: dateti
     for account_id, values in changes.items():
         before = current[account_id]
         merged = {**before, **{k: v for k, v in values.items() if v not in (None, "", [])}}
-        if values.get("domain") and values["domain"] not in known_domains:
+        # A new domain joins the account's domains; the main one changes only if there was none.
+        merged["domain"] = before["domain"] or values.get("domain") or ""
+        domain_added = bool(values.get("domain")) and values["domain"] not in known_domains
+        if domain_added:
             new_domains.append({"domain": values["domain"], "account_id": account_id})
             known_domains.add(values["domain"])
-            if not before["domain"]:
-                merged["domain"] = values["domain"]
-            else:
-                merged["domain"] = before["domain"]
-        if all(merged[c] == before[c] for c in ACCOUNT_COLUMNS):
+        if not domain_added and all(merged[c] == before[c] for c in ACCOUNT_COLUMNS):
             report.unchanged += 1
             continue
         result = scorer(_facts(merged))

@@ -169,3 +169,14 @@ def test_imported_email_consent_is_recorded_with_its_source(app):
     run("contacts", "Email,First Name,Company Name,consent_email\nana@acme.example,Ana,Acme Analytics,yes\n", app)
     consent = Consent.query.one()
     assert consent.channel == "email" and "CRM import" in consent.source and consent.wording
+
+
+def test_a_second_domain_joins_the_account_and_the_main_domain_stays(app):
+    run("accounts", "Company name,Company Domain Name\nBeta Bank,betabank.example\n", app)
+    _job, report = run("accounts", "Company name,Company Domain Name\nBeta Bank,beta-bank.example\n", app)
+    account = Account.query.one()
+    assert report.updated == 1 and report.unchanged == 0  # the account gained a domain
+    assert account.domain == "betabank.example"
+    assert sorted(d.domain for d in account.domains) == ["beta-bank.example", "betabank.example"]
+    _job, again = run("accounts", "Company name,Company Domain Name\nAnything,beta-bank.example\n", app)
+    assert again.added == 0 and Account.query.count() == 1
