@@ -99,6 +99,24 @@ AUTHORITY_LABELS = {"decision_maker": _l("Decision maker"), "influencer": _l("In
                     "user": _l("User"), "blocker": _l("Blocker")}
 
 
+IMPORT_FIELD_LABELS = {
+    "name": _l("Company name"), "domain": _l("Domain"), "website": _l("Website"),
+    "industry": _l("Industry"), "sub_industry": _l("Sub-industry"), "revenue": _l("Annual revenue"),
+    "employees": _l("Employees"), "city": _l("City"), "region": _l("State / province"),
+    "country": _l("Country"), "owner": _l("Owner (email or name)"), "technologies": _l("Technologies used"),
+    "competitor_products": _l("Competitor products used"), "customer_base": _l("Customer base"),
+    "tier": _l("Tier"), "journey_stage": _l("Journey stage"), "lost": _l("Lost account"),
+    "deal_size": _l("Estimated deal size"), "external_id": _l("CRM record id"),
+    "first_name": _l("First name"), "last_name": _l("Last name"), "full_name": _l("Full name"),
+    "email": _l("Email"), "phone": _l("Phone"), "title": _l("Job title"), "seniority": _l("Seniority"),
+    "persona": _l("Persona"), "buying_authority": _l("Buying role"), "language": _l("Language"),
+    "timezone": _l("Time zone"), "street": _l("Street address"), "postal_code": _l("Postal code"),
+    "account_name": _l("Company name"), "account_domain": _l("Company domain"),
+    "unsubscribed": _l("Unsubscribed from email"), "consent_email": _l("Agreed to marketing email"),
+    "account_external_id": _l("CRM company id"), "hq_location": _l("Headquarters (city, state)"),
+}
+
+
 def region_options() -> list[tuple[str, str]]:
     return [(code, str(name)) for code, name in REGION_LABELS.items()]
 
@@ -133,6 +151,7 @@ def label(kind: str, value: str) -> str:
         "bant_status": BANT_STATUS_LABELS, "context": CONTEXT_LABELS, "region": REGION_LABELS,
         "icp_attribute": ICP_ATTRIBUTE_LABELS, "import_status": IMPORT_STATUS_LABELS,
         "seniority": SENIORITY_LABELS, "authority": AUTHORITY_LABELS,
+        "import_field": IMPORT_FIELD_LABELS,
     }[kind]
     found = table.get(value)
     return str(found) if found is not None else value.replace("_", " ").capitalize()
