@@ -50,3 +50,16 @@ def salesforce_export(rows: int, seed: int = 5) -> bytes:
                          rng.choice(STATES) if country == "United States" else "", country,
                          f"0055g{rng.randrange(100):013d}"])
     return out.getvalue().encode("utf-8")
+
+
+def import_accounts(application, rows: int):
+    """Import a generated Salesforce export of `rows` accounts through the real importer."""
+    from datetime import datetime, timezone
+
+    from abmcontent import crm_import
+
+    now = datetime.now(timezone.utc)
+    with application.app_context():
+        job = crm_import.create_job("accounts", "sf.csv", salesforce_export(rows), None, now,
+                                    application.config["UPLOAD_FOLDER"])
+        return crm_import.run_job(job.id, now, application.config["UPLOAD_FOLDER"])

@@ -19,14 +19,11 @@ REQUESTS = 60
 
 def main() -> None:
     app = _setup.app()
+    _setup.import_accounts(app, ROWS)
     with app.app_context():
-        from abmcontent import crm_import, users
+        from abmcontent import users
 
-        now = datetime.now(timezone.utc)
-        job = crm_import.create_job("accounts", "sf.csv", _setup.salesforce_export(ROWS), None, now,
-                                    app.config["UPLOAD_FOLDER"])
-        crm_import.run_job(job.id, now, app.config["UPLOAD_FOLDER"])
-        users.create_user("bench@example.com", "campaign", "bench-password", now)
+        users.create_user("bench@example.com", "campaign", "bench-password", datetime.now(timezone.utc))
     client = app.test_client()
     client.post("/login", data={"email": "bench@example.com", "password": "bench-password"})
     rng = random.Random(3)

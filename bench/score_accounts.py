@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timezone
-
 import _setup
 
 ROWS = 100_000
@@ -16,13 +14,10 @@ ROWS = 100_000
 
 def main() -> None:
     app = _setup.app()
+    _setup.import_accounts(app, ROWS)
     with app.app_context():
-        from abmcontent import crm_import, scoring
+        from abmcontent import scoring
 
-        now = datetime.now(timezone.utc)
-        job = crm_import.create_job("accounts", "sf.csv", _setup.salesforce_export(ROWS), None, now,
-                                    app.config["UPLOAD_FOLDER"])
-        crm_import.run_job(job.id, now, app.config["UPLOAD_FOLDER"])
         started = time.perf_counter()
         count = scoring.rescore_all()
         seconds = time.perf_counter() - started
