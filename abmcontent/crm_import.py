@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, case, func, insert, select, text, update
 
@@ -91,7 +92,7 @@ def layout_for(kind: str, headers: list[str], mapping: dict | None = None) -> cr
 
 
 def create_job(kind: str, filename: str, data: bytes, user: User | None, now: datetime, folder: str,
-               dry_run: bool = False, mapping: dict | None = None) -> ImportJob:
+               dry_run: bool = False, mapping: dict | None = None, locale: str = "en") -> ImportJob:
     """Check the file can be read, store it, and queue it (or ask for a column mapping)."""
     if kind not in KINDS:
         raise ValidationError({"kind": [_("Import accounts or contacts.")]})
@@ -101,7 +102,7 @@ def create_job(kind: str, filename: str, data: bytes, user: User | None, now: da
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     job = ImportJob(kind=kind, filename=Path(filename or "upload.csv").name[:255], stored_name=stored_name,
-                    dry_run=dry_run, total_rows=len(table.rows), created_by_id=user.id if user else None,
+                    dry_run=dry_run, locale=locale, total_rows=len(table.rows), created_by_id=user.id if user else None,
                     created_at=now, report={"headers": table.headers})
     try:
         layout = layout_for(kind, table.headers, mapping)
@@ -172,8 +173,9 @@ def run_job(job_id: int, now: datetime, folder: str, progress: Progress | None =
         table = read(data)
         layout = crm_layouts.Layout(name=job.layout, mapping=dict(job.mapping),
                                     unmapped=[h for h in table.headers if h not in job.mapping])
-        report = import_table(job.kind, table, layout, now, dry_run=job.dry_run, progress=save_progress,
-                              source=job.filename)
+        with force_locale(job.locale or "en"):  # row errors in the language of whoever uploaded it
+            report = import_table(job.kind, table, layout, now, dry_run=job.dry_run, progress=save_progress,
+                                  source=job.filename)
     except Exception as error:  # the job says what went wrong; nothing was saved
         db.session.rollback()
         job = get_job(job_id)

@@ -31,7 +31,14 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from urllib.parse import urlsplit
 
-from abmcontent import geo
+from flask_babel import gettext as _
+
+from abmcontent import geo, taxonomy
+
+
+def _field(name: str) -> str:
+    """A field's name in the marketer's words (and language) for error messages."""
+    return taxonomy.label("import_field", name)
 
 ACCOUNT_FIELDS: tuple[str, ...] = (
     "name", "domain", "website", "industry", "sub_industry", "revenue", "employees", "city", "region",
@@ -319,7 +326,7 @@ def validate_mapping(kind: str, mapping: dict[str, str], headers: list[str]) -> 
     A column mapped to "" or None is a column left out.
     """
     if kind not in KINDS:
-        return [f'"{kind}" is not something that can be imported: choose accounts or contacts.']
+        return [_("Choose accounts or contacts to import.")]
     allowed = set(_fields(kind)) | set(SPECIAL_FIELDS[kind])
     in_file = {(h or "").strip().casefold() for h in headers}
     problems: list[str] = []
@@ -328,19 +335,20 @@ def validate_mapping(kind: str, mapping: dict[str, str], headers: list[str]) -> 
         if not target:
             continue
         if (header or "").strip().casefold() not in in_file:
-            problems.append(f'The column "{header}" is not in the file.')
+            problems.append(_("The column “%(column)s” is not in the file.", column=header))
         if target not in allowed:
-            problems.append(f'"{target}" (chosen for the column "{header}") is not a field of {kind}.')
+            problems.append(_("“%(field)s” (chosen for the column “%(column)s”) is not a field that can be imported.",
+                              field=target, column=header))
             continue
         columns_of.setdefault(target, []).append(header)
     for target, columns in columns_of.items():
         if len(columns) > 1:
             names = ", ".join(f'"{c}"' for c in columns)
-            problems.append(f'"{target}" is chosen for more than one column: {names}. Choose one.')
+            problems.append(_("“%(field)s” is chosen for more than one column: %(columns)s. Choose one.",
+                              field=_field(target), columns=names))
     required = REQUIRED[kind]
     if required not in columns_of:
-        what = "the company name" if kind == "accounts" else "the email address"
-        problems.append(f'No column is chosen for "{required}" ({what}); it is required.')
+        problems.append(_("No column is chosen for “%(field)s”; it is required.", field=_field(required)))
     return problems
 
 
@@ -457,12 +465,12 @@ def _whole(value: Decimal, limit: int) -> int | None:
 def _money(name: str, text: str) -> int:
     value, negative = _amount(text)
     if value is None:
-        raise _Bad(f"{name} '{_show(text)}' is not a number")
+        raise _Bad(_("%(field)s “%(value)s” is not a number", field=_field(name), value=_show(text)))
     if negative and value:
-        raise _Bad(f"{name} '{_show(text)}' must not be negative")
+        raise _Bad(_("%(field)s “%(value)s” must not be negative", field=_field(name), value=_show(text)))
     result = _whole(value, MAX_BIGINT)
     if result is None:
-        raise _Bad(f"{name} '{_show(text)}' is too large")
+        raise _Bad(_("%(field)s “%(value)s” is too large", field=_field(name), value=_show(text)))
     return result
 
 
@@ -481,17 +489,17 @@ def _employees(text: str) -> int:
         low, low_negative = _amount(match.group("low"))
         high, high_negative = _amount(match.group("high").rstrip("+ "))
         if low is None or high is None or low_negative or high_negative:
-            raise _Bad(f"employees '{_show(text)}' is not a number")
+            raise _Bad(_("%(field)s “%(value)s” is not a number", field=_field("employees"), value=_show(text)))
         value = (low + high) / 2
     else:
         value, negative = _amount(s)
         if value is None:
-            raise _Bad(f"employees '{_show(text)}' is not a number")
+            raise _Bad(_("%(field)s “%(value)s” is not a number", field=_field("employees"), value=_show(text)))
         if negative and value:
-            raise _Bad(f"employees '{_show(text)}' must not be negative")
+            raise _Bad(_("%(field)s “%(value)s” must not be negative", field=_field("employees"), value=_show(text)))
     result = _whole(value, MAX_INT)
     if result is None:
-        raise _Bad(f"employees '{_show(text)}' is too large")
+        raise _Bad(_("%(field)s “%(value)s” is too large", field=_field("employees"), value=_show(text)))
     return result
 
 
@@ -505,7 +513,7 @@ def _bool(name: str, text: str) -> bool:
         return True
     if key in _FALSE:
         return False
-    raise _Bad(f"{name} '{_show(text)}' is not yes or no")
+    raise _Bad(_("%(field)s “%(value)s” is not yes or no", field=_field(name), value=_show(text)))
 
 
 _TIER = re.compile(r"(?:tier|t)?[\s_-]*(?P<n>[123]|iii|ii|i)(?:\.0+)?(?:\s*등급)?")
@@ -515,7 +523,7 @@ _ROMAN = {"i": 1, "ii": 2, "iii": 3}
 def _tier(text: str) -> int:
     match = _TIER.fullmatch(unicodedata.normalize("NFKC", text).casefold().strip())
     if not match:
-        raise _Bad(f"tier '{_show(text)}' is not 1, 2 or 3")
+        raise _Bad(_("%(field)s “%(value)s” is not 1, 2 or 3", field=_field("tier"), value=_show(text)))
     n = match.group("n")
     return _ROMAN[n] if n in _ROMAN else int(n)
 
@@ -534,7 +542,8 @@ def _stage(text: str) -> str:
     first = re.split(r"[^\w]+", key)[0]
     if first in JOURNEY_STAGES:
         return first  # "Onboarding & retention", "Expansion & advocacy"
-    raise _Bad(f"journey_stage '{_show(text)}' is not one of {', '.join(JOURNEY_STAGES)}")
+    raise _Bad(_("%(field)s “%(value)s” is not one of %(allowed)s", field=_field("journey_stage"),
+                 value=_show(text), allowed=", ".join(JOURNEY_STAGES)))
 
 
 def _word_key(text: str) -> str:
@@ -567,7 +576,8 @@ def _choice(name: str, text: str, table: dict[str, str], allowed: tuple[str, ...
         return key.replace(" ", "_")
     if key in table:
         return table[key]
-    raise _Bad(f"{name} '{_show(text)}' is not one of {', '.join(allowed)}")
+    raise _Bad(_("%(field)s “%(value)s” is not one of %(allowed)s", field=_field(name), value=_show(text),
+                 allowed=", ".join(allowed)))
 
 
 def _language(text: str) -> str:
@@ -577,7 +587,8 @@ def _language(text: str) -> str:
     primary = re.split(r"[-_]", key)[0]
     if re.fullmatch(r"[a-z]{2,3}", primary):
         return primary
-    raise _Bad(f"language '{_show(text)}' is not a language code such as en or ko")
+    raise _Bad(_("%(field)s “%(value)s” is not a language code such as en or ko", field=_field("language"),
+                 value=_show(text)))
 
 
 def _persona(text: str) -> str:
@@ -592,7 +603,7 @@ def _email(text: str) -> str:
     address = text.strip().lower()
     if address.startswith("mailto:"):
         address = address[7:]
-    bad = _Bad(f"email '{_show(text)}' is not a valid address")
+    bad = _Bad(_("%(field)s “%(value)s” is not a valid address", field=_field("email"), value=_show(text)))
     if len(address) > 254 or _CONTROL.search(address) or " " in address or address.count("@") != 1:
         raise bad
     local, domain = address.split("@")
@@ -895,10 +906,12 @@ def normalise(kind: str, layout: Layout, headers: list[str], line: int, cells: l
         if len(cells) > len(headers) and not "".join(map(str, cells[len(headers):])).strip():
             cells = cells[: len(headers)]
         else:
-            errors.append(f"row has {len(cells)} cells but the header has {len(headers)}")
+            errors.append(_("The row has %(cells)d cells but the header has %(columns)d.", cells=len(cells),
+                            columns=len(headers)))
             return record
     allowed = _ALLOWED[kind]
     raw: dict[str, str] = {}
+    broken: set[str] = set()  # fields rejected for a line break
     for index, target in _plan(kind, layout.mapping, headers):
         if target not in allowed or target in raw:
             continue
@@ -907,7 +920,8 @@ def normalise(kind: str, layout: Layout, headers: list[str], line: int, cells: l
         if not text:
             continue
         if target not in MULTILINE_FIELDS and _LINE_BREAK.search(text):
-            errors.append(f"{target} contains a line break")
+            errors.append(_("%(field)s contains a line break", field=_field(target)))
+            broken.add(target)
             continue
         raw[target] = text
 
@@ -955,8 +969,8 @@ def normalise(kind: str, layout: Layout, headers: list[str], line: int, cells: l
     for name, limit in MAX_LENGTH[kind].items():
         value = values.get(name)
         if value.__class__ is str and len(value) > limit:
-            errors.append(f"{name} is longer than {limit} characters")
+            errors.append(_("%(field)s is longer than %(limit)d characters", field=_field(name), limit=limit))
     required = REQUIRED[kind]
-    if required not in values and required not in raw and f"{required} contains a line break" not in errors:
-        errors.append(f"{required} is missing")
+    if required not in values and required not in raw and required not in broken:
+        errors.append(_("%(field)s is missing", field=_field(required)))
     return record

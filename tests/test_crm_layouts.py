@@ -299,7 +299,7 @@ def test_hubspot_contacts_unsubscribed_and_bad_email():
     assert grace.values["email"] == "grace.holloway@harborview-cu.example"   # lower-cased
     assert grace.values["unsubscribed"] is True
     dana = by(records, "external_id", "1204")
-    assert dana.errors == ["email 'dana.lee@' is not a valid address"]
+    assert dana.errors == ["Email “dana.lee@” is not a valid address"]
     assert [r.values["external_id"] for r in records if r.errors] == ["1204"]
     kim = by(records, "external_id", "1205").values
     assert (kim["first_name"], kim["last_name"], kim["account_name"], kim["country"]) == (
@@ -354,12 +354,12 @@ def test_bad_rows_give_their_errors_and_good_rows_none():
     _, _, records = load("bad_rows_accounts.csv", "accounts")
     assert {r.line: r.errors for r in records} == {
         2: [],
-        3: ["name is missing"],
-        4: ["revenue 'lots' is not a number"],
-        5: ["row has 2 cells but the header has 7"],
-        6: ["tier 'platinum' is not 1, 2 or 3"],
+        3: ["Company name is missing"],
+        4: ["Annual revenue “lots” is not a number"],
+        5: ["The row has 2 cells but the header has 7."],
+        6: ["Tier “platinum” is not 1, 2 or 3"],
         7: [],
-        8: ["name contains a line break"],
+        8: ["Company name contains a line break"],
         10: [],   # a formula-looking name is data: neutralised on export, not rejected on import
     }
     assert by(records, "name", "Second Good Corp").values == {
@@ -401,13 +401,13 @@ def test_columns_mapped_to_nothing_are_left_out():
 
 
 @pytest.mark.parametrize("kind, mapping, fragment", [
-    ("accounts", {"Company": "name", "Web": "homepage"}, '"homepage" (chosen for the column "Web") is not a field'),
-    ("accounts", {"Company": "name", "Sector": "industry", "HQ": "industry"}, '"industry" is chosen for more than one'),
-    ("accounts", {"Company": "name", "Phone": "owner"}, 'The column "Phone" is not in the file.'),
-    ("accounts", {"Web": "website"}, 'No column is chosen for "name"'),
-    ("contacts", {"Company": "account_name"}, 'No column is chosen for "email"'),
-    ("contacts", {"E-mail": "email", "HQ": "hq_location"}, '"hq_location" (chosen for the column "HQ")'),
-    ("contacts", {"E-mail": "email", "Company": "name"}, '"name" (chosen for the column "Company")'),
+    ("accounts", {"Company": "name", "Web": "homepage"}, '“homepage” (chosen for the column “Web”) is not a field'),
+    ("accounts", {"Company": "name", "Sector": "industry", "HQ": "industry"}, '“Industry” is chosen for more than one'),
+    ("accounts", {"Company": "name", "Phone": "owner"}, 'The column “Phone” is not in the file.'),
+    ("accounts", {"Web": "website"}, 'No column is chosen for “Company name”'),
+    ("contacts", {"Company": "account_name"}, 'No column is chosen for “Email”'),
+    ("contacts", {"E-mail": "email", "HQ": "hq_location"}, '“hq_location” (chosen for the column “HQ”)'),
+    ("contacts", {"E-mail": "email", "Company": "name"}, '“name” (chosen for the column “Company”)'),
 ])
 def test_mapping_problems_are_named(kind, mapping, fragment):
     problems = validate_mapping(kind, mapping, HEADERS)
@@ -456,12 +456,12 @@ def test_revenue_formats(text, expected):
 
 
 @pytest.mark.parametrize("text, error", [
-    ("lots", "revenue 'lots' is not a number"),
-    ("-5", "revenue '-5' must not be negative"),
-    ("(1,000)", "revenue '(1,000)' must not be negative"),
-    ("12 apples", "revenue '12 apples' is not a number"),
-    ("1.2.3", "revenue '1.2.3' is not a number"),
-    ("9" * 30, "revenue '" + "9" * 30 + "' is too large"),
+    ("lots", "Annual revenue “lots” is not a number"),
+    ("-5", "Annual revenue “-5” must not be negative"),
+    ("(1,000)", "Annual revenue “(1,000)” must not be negative"),
+    ("12 apples", "Annual revenue “12 apples” is not a number"),
+    ("1.2.3", "Annual revenue “1.2.3” is not a number"),
+    ("9" * 30, "Annual revenue “" + "9" * 30 + "” is too large"),
 ])
 def test_bad_revenue_is_a_row_error(text, error):
     assert account(revenue=text).errors == [error]
@@ -478,7 +478,7 @@ def test_employee_counts_and_ranges_use_the_midpoint(text, expected):
 @pytest.mark.parametrize("text", ["many", "-3", "a-b"])
 def test_bad_employee_counts_are_row_errors(text):
     errors = account(employees=text).errors
-    assert len(errors) == 1 and errors[0].startswith(f"employees '{text}'")
+    assert len(errors) == 1 and errors[0].startswith(f"Employees “{text}”")
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -553,7 +553,7 @@ def test_tiers(text, expected):
 
 @pytest.mark.parametrize("text", ["platinum", "4", "0", "Tier 9"])
 def test_other_tiers_are_errors(text):
-    assert account(tier=text).errors == [f"tier '{text}' is not 1, 2 or 3"]
+    assert account(tier=text).errors == [f"Tier “{text}” is not 1, 2 or 3"]
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -566,7 +566,7 @@ def test_journey_stages(text, expected):
 
 def test_unknown_journey_stage_is_an_error():
     assert account(journey_stage="closing").errors == [
-        "journey_stage 'closing' is not one of awareness, consideration, decision, onboarding, expansion"]
+        "Journey stage “closing” is not one of awareness, consideration, decision, onboarding, expansion"]
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -579,8 +579,8 @@ def test_yes_no_values(text, expected):
 
 
 def test_other_yes_no_values_are_errors():
-    assert account(lost="maybe").errors == ["lost 'maybe' is not yes or no"]
-    assert contact(unsubscribed="2").errors == ["unsubscribed '2' is not yes or no"]
+    assert account(lost="maybe").errors == ["Lost account “maybe” is not yes or no"]
+    assert contact(unsubscribed="2").errors == ["Unsubscribed from email “2” is not yes or no"]
 
 
 def test_empty_cells_leave_the_field_out():
@@ -590,7 +590,7 @@ def test_empty_cells_leave_the_field_out():
 @pytest.mark.parametrize("placeholder", ["N/A", "#N/A", "null", "-", "none"])
 def test_placeholders_count_as_empty(placeholder):
     assert account(website=placeholder, revenue=placeholder).values == {"name": "Acme"}
-    assert one("accounts", {"name": placeholder}).errors == ["name is missing"]
+    assert one("accounts", {"name": placeholder}).errors == ["Company name is missing"]
 
 
 def test_owner_is_kept_as_text():
@@ -600,16 +600,16 @@ def test_owner_is_kept_as_text():
 def test_names_are_kept_as_written_but_trimmed():
     assert account(name="  한빛정밀  주식회사 ").values["name"] == "한빛정밀 주식회사"
     assert one("accounts", {"name": "x" * 300}).errors == []
-    assert one("accounts", {"name": "x" * 301}).errors == ["name is longer than 300 characters"]
+    assert one("accounts", {"name": "x" * 301}).errors == ["Company name is longer than 300 characters"]
 
 
 def test_extra_empty_cells_at_the_end_of_a_row_are_ignored():
     layout = detect_layout("accounts", ["name", "city"])
     assert normalise("accounts", layout, ["name", "city"], 2, ["Acme", "Oslo", "", " "]).errors == []
     assert normalise("accounts", layout, ["name", "city"], 2, ["Acme", "Oslo", "x"]).errors == [
-        "row has 3 cells but the header has 2"]
+        "The row has 3 cells but the header has 2."]
     assert normalise("accounts", layout, ["name", "city"], 2, ["Acme"]).errors == [
-        "row has 1 cells but the header has 2"]
+        "The row has 1 cells but the header has 2."]
 
 
 # --- contacts: email, line breaks, names ----------------------------------------------------------
@@ -629,12 +629,12 @@ def test_emails_are_lower_cased(text, expected):
 def test_invalid_emails_are_row_errors(text):
     errors = one("contacts", {"email": text}).errors
     assert len(errors) == 1
-    assert errors[0].startswith("email '") and errors[0].endswith("' is not a valid address")
+    assert errors[0].startswith("Email “") and errors[0].endswith("” is not a valid address")
 
 
 def test_values_in_messages_are_cut_and_show_control_characters():
     assert one("contacts", {"email": "bob\t@acme.example"}).errors == [
-        "email 'bob\\t@acme.example' is not a valid address"]
+        "Email “bob\\t@acme.example” is not a valid address"]
     message = one("contacts", {"email": "x" * 300}).errors[0]
     assert len(message) < 100 and "…" in message
 
@@ -643,11 +643,13 @@ def test_values_in_messages_are_cut_and_show_control_characters():
 @pytest.mark.parametrize("newline", ["\r\n", "\n", "\r"])
 def test_line_breaks_in_single_line_fields_are_rejected(field, newline):
     row = {"email": "ann@acme.example", field: f"ann@acme.example{newline}Bcc: victim@evil.example"}
-    assert f"{field} contains a line break" in one("contacts", row).errors
+    from abmcontent.crm_layouts import _field
+
+    assert f"{_field(field)} contains a line break" in one("contacts", row).errors
 
 
 def test_line_breaks_in_account_names_are_rejected_but_streets_keep_them():
-    assert account(name="Acme\r\nInc").errors == ["name contains a line break"]
+    assert account(name="Acme\r\nInc").errors == ["Company name contains a line break"]
     assert contact(street="1 Main St\r\nSuite 2").values["street"] == "1 Main St\nSuite 2"
 
 
@@ -657,7 +659,7 @@ def test_nul_characters_are_stripped_from_values():
 
 
 def test_a_contact_needs_an_email():
-    assert one("contacts", {"email": "", "first_name": "Ann"}).errors == ["email is missing"]
+    assert one("contacts", {"email": "", "first_name": "Ann"}).errors == ["Email is missing"]
 
 
 @pytest.mark.parametrize("full, first, last", [
@@ -686,7 +688,7 @@ def test_contact_picklists():
             values["consent_email"], values["account_domain"]) == (
         "vp", "decision_maker", "ko", "economic_buyer", True, "acme.example")
     assert contact(seniority="Galactic Emperor").errors == [
-        "seniority 'Galactic Emperor' is not one of c_level, vp, director, manager, staff"]
+        "Seniority “Galactic Emperor” is not one of c_level, vp, director, manager, staff"]
 
 
 NASTY = ["", " ", "\x00", "=cmd|' /C calc'!A0", "<script>alert(1)</script>", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢", "\u202e", "-",

@@ -21,6 +21,7 @@ class ImportJob(db.Model):
     stored_name: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
     dry_run: Mapped[bool] = mapped_column(default=False)
+    locale: Mapped[str] = mapped_column(String(10), default="en")  # the report speaks the uploader's language
     layout: Mapped[str] = mapped_column(String(40), default="")
     mapping: Mapped[dict] = mapped_column(JSON, default=dict)  # source header → field
     total_rows: Mapped[int] = mapped_column(default=0)

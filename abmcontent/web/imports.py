@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -31,7 +32,8 @@ def new():
             raise ValidationError({"file": [_("Choose a CSV file to import.")]})
         job = crm_import.create_job(kind, upload.filename, upload.read(), current_user,
                                     datetime.now(timezone.utc), current_app.config["UPLOAD_FOLDER"],
-                                    dry_run=request.form.get("dry_run") == "on")
+                                    dry_run=request.form.get("dry_run") == "on",
+                                    locale=str(get_locale() or "en"))
     except ValidationError as error:
         return render_template("imports/new.html", errors=error.errors, recent=recent, kind=kind), 422
     if job.status == "needs_mapping":

@@ -46,6 +46,7 @@ def upgrade():
     sa.Column('stored_name', sa.String(length=64), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('dry_run', sa.Boolean(), nullable=False),
+    sa.Column('locale', sa.String(length=10), nullable=False),
     sa.Column('layout', sa.String(length=40), nullable=False),
     sa.Column('mapping', sa.JSON(), nullable=False),
     sa.Column('total_rows', sa.Integer(), nullable=False),

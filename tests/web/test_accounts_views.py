@@ -160,3 +160,15 @@ def test_account_page_recommends_published_content_per_persona_with_reasons(clie
     page = client.get(f"/accounts/{account.id}")
     assert "The migration playbook" in page.text and "Unpublished draft" not in page.text
     assert "stage: Consideration" in page.text
+
+
+def test_a_korean_uploader_gets_the_rejected_rows_in_korean(client, campaign, app):
+    csv = "Company name,Annual Revenue\nAcme,lots\n".encode()
+    client.post("/language", data={"locale": "ko"})
+    client.post("/imports/new", content_type="multipart/form-data",
+                data={"kind": "accounts", "file": (io.BytesIO(csv), "bad.csv")})
+    job = ImportJob.query.one()
+    assert job.locale == "ko"
+    crm_import.run_queued(job.created_at, app.config["UPLOAD_FOLDER"])  # the scheduler has no request
+    errors = ImportJob.query.one().report["rejected"][0]["errors"]
+    assert "lots" in errors[0] and "숫자" in errors[0]  # Korean, with the value quoted
