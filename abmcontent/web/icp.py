@@ -34,10 +34,12 @@ def _from_form(form) -> tuple[list[icp.Criterion], icp.Thresholds, list[str]]:
     """The editor's fields back into criteria; blank band rows are ignored."""
     problems: list[str] = []
     criteria: dict[int, dict] = {}
-    for name, value in form.items():
+    for name in form:
         if m := _CRITERION_FIELD.match(name):
-            criteria.setdefault(int(m.group(1)), {"bands": {}})[m.group(2)] = value
+            criteria.setdefault(int(m.group(1)), {"bands": {}})[m.group(2)] = form.get(name, "")
         elif m := _BAND_FIELD.match(name):
+            # values come as ticked boxes (industries) or one comma-separated field (places, products)
+            value = ",".join(form.getlist(name)) if m.group(3) == "values" else form.get(name, "")
             criteria.setdefault(int(m.group(1)), {"bands": {}})["bands"].setdefault(int(m.group(2)), {})[m.group(3)] = value
     result = []
     for index in sorted(criteria):

@@ -172,3 +172,17 @@ def test_a_korean_uploader_gets_the_rejected_rows_in_korean(client, campaign, ap
     crm_import.run_queued(job.created_at, app.config["UPLOAD_FOLDER"])  # the scheduler has no request
     errors = ImportJob.query.one().report["rejected"][0]["errors"]
     assert "lots" in errors[0] and "숫자" in errors[0]  # Korean, with the value quoted
+
+
+def test_icp_industry_bands_are_ticked_boxes(client, campaign):
+    make_account(campaign)
+    page = client.get("/icp")
+    assert 'type="checkbox" name="c-0-b-0-values" value="financials" checked' in page.text
+    form = {"c-0-attribute": "industry", "c-0-weight": "1", "c-0-b-0-values": ["energy", "utilities"],
+            "c-0-b-0-score": "100", "tier1": "90", "tier2": "50", "tier3": "10"}
+    assert client.post("/icp", data=form).status_code == 303
+    from abmcontent import scoring
+
+    criteria, _thresholds = scoring.load()
+    assert criteria[0].bands[0].values == ("energy", "utilities")
+    assert Account.query.one().icp_score == 0.0  # a bank scores nothing against an energy ICP
