@@ -92,7 +92,7 @@ def test_email_domain_then_utm_industry_then_generic(app):
 
 
 def test_the_trace_says_which_rule_identified_the_visitor(app):
-    account = make_account(ip_ranges=["198.51.100.0/24"])
+    make_account(ip_ranges=["198.51.100.0/24"])
     found = _identify(token="nope", ip="198.51.100.9")
     assert found.rule == "ip"
     assert found.trace[0].startswith("link token not recognised") and "198.51.100.0/24" in found.trace[1]

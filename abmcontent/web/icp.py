@@ -9,8 +9,6 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from abmcontent import icp, scoring
-from abmcontent.errors import ValidationError
-from abmcontent.extensions import htmx
 from abmcontent.web.rendering import roles_required
 
 bp = Blueprint("icp", __name__, url_prefix="/icp")

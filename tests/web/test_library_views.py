@@ -3,7 +3,7 @@ import io
 import pytest
 
 from abmcontent.models import Asset, AssetFile
-from tests.conftest import csrf_token_from, login, make_asset, make_contact, make_user
+from tests.conftest import login, make_asset, make_contact, make_user
 
 HX = {"HX-Request": "true"}
 
