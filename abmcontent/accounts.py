@@ -346,10 +346,11 @@ def bulk_update(account_ids: list[int], user: User, now: datetime, tier: str | N
                                     .values(**values, updated_at=now))
         changed += result.rowcount
     if unlock:  # back to the ICP's tier
-        from abmcontent import scoring
+        from abmcontent import icp, scoring
 
+        scorer = icp.compile(*scoring.load())  # read the ICP once for all these accounts
         for account in db.session.scalars(select(Account).where(Account.id.in_(account_ids))):
-            scoring.rescore(account)
+            scoring.rescore(account, scorer)
     db.session.commit()
     return changed
 

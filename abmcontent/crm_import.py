@@ -425,9 +425,10 @@ def _save_contacts(records, report: ImportReport, now: datetime, source: str) ->
         if account.domain and account.domain not in by_domain:
             db.session.add(AccountDomain(domain=account.domain, account_id=account.id))
             by_domain[account.domain] = account.id
-    scoring_needed = list(created_accounts.values())
-    for account in scoring_needed:
-        scoring.rescore(account)
+    if created_accounts:
+        scorer = icp.compile(*scoring.load())  # the ICP is read once, not once per new account
+        for account in created_accounts.values():
+            scoring.rescore(account, scorer)
     report.accounts_created = len(created_accounts)
     inserts, updates, consents = [], [], []
     for email, values in seen.items():

@@ -47,10 +47,13 @@ def save(criteria: list[icp.Criterion], thresholds: icp.Thresholds, user: User, 
     return rescore_all()
 
 
-def rescore(account: Account) -> None:
-    """One account, after its details changed (the caller commits). A tier set by hand stays."""
-    criteria, thresholds = load()
-    result = icp.score(account, criteria, thresholds)
+def rescore(account: Account, scorer=None) -> None:
+    """One account, after its details changed (the caller commits). A tier set by hand stays.
+
+    Pass `scorer` (icp.compile of load()) when rescoring many, so the ICP is read once."""
+    if scorer is None:
+        scorer = icp.compile(*load())
+    result = scorer(account)
     account.icp_score = result.total
     if not account.tier_locked:
         account.tier = result.tier
