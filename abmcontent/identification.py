@@ -4,7 +4,7 @@ personalized URL token → signed first-party cookie from an earlier identificat
 the visitor's IP in an account's CIDR ranges (most specific wins, IPv4 and IPv6) →
 the email domain of a form fill → anonymous (industry from a utm_ parameter, else generic).
 
-Tokens carry 144 random bits and only their SHA-256 is stored; an unknown, changed or
+Tokens carry 192 random bits and only their SHA-256 is stored; an unknown, changed or
 revoked token identifies no one, exactly like no token. With DNT: 1 or Sec-GPC: 1 the
 visitor is identified at company level only and no identifying cookie is set. The
 client IP is whatever the web layer resolved (werkzeug's ProxyFix with the configured
@@ -29,7 +29,7 @@ from abmcontent.errors import NotFound, PermissionDenied
 from abmcontent.extensions import db
 from abmcontent.models import Account, AccountDomain, Contact, PersonalUrl, User
 
-TOKEN_BYTES = 18  # 144 bits
+TOKEN_BYTES = 24  # 192 bits: 156 stay secret even with the stored 6-character hint
 COOKIE_SALT = "abmcontent-visitor"
 RULES = ("token", "cookie", "ip", "email_domain", "utm", "anonymous")
 

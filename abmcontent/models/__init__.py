@@ -3,6 +3,8 @@ from abmcontent.models.accounts import (TARGET_STATUSES, Account, AccountDomain,
                                         TargetDecision)
 from abmcontent.models.icp import IcpCriterion, IcpSettings
 from abmcontent.models.imports import ImportJob, ImportMapping
+from abmcontent.models.engagement import EVENT_TYPES, EngagementEvent
+from abmcontent.models.landing import LandingPage, LandingSection
 from abmcontent.models.library import Asset, AssetFile, AssetRevision, AssetTag, AssetTransition
 from abmcontent.models.users import ROLES, User
 from abmcontent.models.visitors import PersonalUrl
@@ -11,4 +13,5 @@ __all__ = [
     "TARGET_STATUSES", "Account", "AccountDomain", "Consent", "Contact", "TargetDecision",
     "IcpCriterion", "IcpSettings", "ImportJob", "ImportMapping",
     "Asset", "AssetFile", "AssetRevision", "AssetTag", "AssetTransition", "ROLES", "User", "PersonalUrl",
+    "EVENT_TYPES", "EngagementEvent", "LandingPage", "LandingSection",
 ]

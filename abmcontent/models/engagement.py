@@ -1,0 +1,42 @@
+"""Engagement events: what prospects did, where and with which content.
+
+An append-only log written in batches by abmcontent.tracking. No foreign keys on purpose: an
+event must never be refused because the account it names was merged or deleted meanwhile, and a
+batch insert must not fail as a whole for one such row. ``key`` is random and unique, so a batch
+replayed from the spool after a failure is inserted once.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, BigInteger, Float, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from abmcontent.extensions import db
+from abmcontent.models.base import UTCDateTime
+
+EVENT_TYPES = ("page_view", "time_on_page", "asset_open", "asset_download", "cta_click", "form_fill")
+
+
+class EngagementEvent(db.Model):
+    __tablename__ = "engagement_events"
+    __table_args__ = (
+        Index("ix_engagement_events_account_time", "account_id", "occurred_at"),
+        Index("ix_engagement_events_contact_time", "contact_id", "occurred_at"),
+        Index("ix_engagement_events_page_variant", "landing_page_id", "variant", "type"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(32), unique=True)
+    type: Mapped[str] = mapped_column(String(30))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    account_id: Mapped[int | None] = mapped_column(Integer)
+    contact_id: Mapped[int | None] = mapped_column(Integer)
+    asset_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    landing_page_id: Mapped[int | None] = mapped_column(Integer)
+    visit: Mapped[str] = mapped_column(String(40), default="", server_default="")  # one page view's random id
+    variant: Mapped[str] = mapped_column(String(12), default="", server_default="")  # personalized, control, ""
+    value: Mapped[float | None] = mapped_column(Float)  # seconds for time_on_page
+    channel: Mapped[str] = mapped_column(String(20), default="web", server_default="web")
+    user_agent: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    detail: Mapped[dict | None] = mapped_column(JSON)
