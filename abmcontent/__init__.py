@@ -44,6 +44,16 @@ def create_app(config: dict | None = None) -> Flask:
                               timezone_selector=i18n.select_timezone)
     i18n.init_app(app)
 
+    from abmcontent import tracking
+
+    tracking.init_app(app)
+
+    if app.config.get("TRUSTED_PROXIES"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
     from abmcontent import web
 
     web.init_app(app)

@@ -92,6 +92,30 @@ def get_account(account_id: int) -> Account:
     return account
 
 
+def find_account(name_or_domain: str) -> Account | None:
+    """One account by a domain it answers to, else by its name (case and punctuation aside),
+    else the first whose name starts with it; None when nothing (or nothing unique) matches."""
+    from abmcontent.crm_layouts import domain_of, name_key
+
+    text = name_or_domain.strip()
+    if not text:
+        return None
+    domain = domain_of(text) if "." in text else ""
+    if domain:
+        owner = db.session.get(AccountDomain, domain)
+        if owner is not None:
+            return owner.account
+    key = name_key(text)
+    if key:
+        found = list(db.session.scalars(select(Account).where(Account.name_key == key).limit(2)))
+        if len(found) == 1:
+            return found[0]
+    prefix = text.replace("%", "").replace("_", "")
+    found = list(db.session.scalars(select(Account).where(func.lower(Account.name).like(prefix.lower() + "%"))
+                                    .order_by(Account.name).limit(2)))
+    return found[0] if len(found) == 1 else None
+
+
 def can_edit(user: User) -> bool:
     return user.has_role(*EDITOR_ROLES)
 

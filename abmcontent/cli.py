@@ -17,6 +17,7 @@ content_cli = AppGroup("content", help="The content library on disk.")
 demo_cli = AppGroup("demo", help="Demo data for trying abmcontent.")
 accounts_cli = AppGroup("accounts", help="Target accounts: import from a CRM, score against the ICP.")
 contacts_cli = AppGroup("contacts", help="Stakeholders: import from a CRM.")
+purl_cli = AppGroup("purl", help="Personalized landing-page links.")
 
 
 def _run_import(kind: str, path: str, dry_run: bool, mapping: str | None) -> None:
@@ -165,6 +166,14 @@ def serve(host: str, port: int | None) -> None:
     click.echo("  Demo sign-ins (email / password):")
     for email, role, _name, _phone in demo.DEMO_USERS:
         click.echo(f"    {role:<9} {email}  /  {demo.DEMO_PASSWORD}")
+    from abmcontent import landing
+
+    pages = landing.published_pages()
+    if pages:
+        click.echo(f"\n  Landing page (anonymous visitor): http://{host}:{port}/p/{pages[0].slug}")
+        click.echo("  A personalized link for a demo stakeholder:\n"
+                   "    .venv/bin/flask purl create --account harborviewbank.example "
+                   "--contact priya.raman@harborviewbank.example")
     if current_app.config["SCHEDULER_EMBEDDED"]:
         from abmcontent import scheduler
 
@@ -187,7 +196,46 @@ def run_scheduler() -> None:
     scheduler.run_blocking(current_app._get_current_object())
 
 
+@purl_cli.command("create")
+@click.option("--account", "account_ref", required=True, help="The account's name or one of its domains.")
+@click.option("--contact", "email", default=None, help="A stakeholder's email: the page greets them too.")
+@click.option("--page", "slug", default=None, help="The landing page's address (default: the newest published).")
+def create_purl(account_ref: str, email: str | None, slug: str | None) -> None:
+    """Print a new personalized link (only its hash is stored: this is the one time it is shown)."""
+    from flask import url_for
+    from sqlalchemy import func, select
+
+    from abmcontent import accounts, identification, landing
+    from abmcontent.errors import NotFound
+    from abmcontent.extensions import db
+    from abmcontent.models import Contact
+
+    account = accounts.find_account(account_ref)
+    if account is None:
+        raise click.ClickException(f"no single account matches {account_ref!r}; use its domain or full name")
+    contact_id = None
+    if email:
+        contact = db.session.scalar(select(Contact).where(func.lower(Contact.email) == email.strip().lower(),
+                                                          Contact.account_id == account.id))
+        if contact is None:
+            raise click.ClickException(f"{email} is not a stakeholder at {account.name}")
+        contact_id = contact.id
+    page_id = None
+    if slug:
+        page = landing.published_page(slug)
+        if page is None:
+            raise click.ClickException(f"no published landing page at /p/{slug}")
+        page_id = page.id
+    try:
+        link, token = identification.create_personal_url(account.id, contact_id, None, _now(), page_id)
+    except NotFound as error:
+        raise click.ClickException(str(error))
+    base = current_app.config.get("BASE_URL", "").rstrip("/") or f"http://127.0.0.1:{current_app.config['PORT']}"
+    with current_app.test_request_context(base_url=base):
+        click.echo(url_for("public.page", slug=link.landing_page.slug, t=token, _external=True))
+
+
 def init_app(app: Flask) -> None:
-    for group in (users_cli, content_cli, demo_cli, accounts_cli, contacts_cli, scheduler_cli):
+    for group in (users_cli, content_cli, demo_cli, accounts_cli, contacts_cli, scheduler_cli, purl_cli):
         app.cli.add_command(group)
     app.cli.add_command(serve)

@@ -46,6 +46,9 @@ def from_environment(instance_path: str) -> dict:
         "SCHEDULER_EMBEDDED": _bool(os.environ.get("SCHEDULER_EMBEDDED"), False),
         "SESSION_COOKIE_SECURE": _bool(os.environ.get("SESSION_COOKIE_SECURE"), False),
         "BABEL_DEFAULT_TIMEZONE": os.environ.get("TIMEZONE", "UTC"),
+        # How many proxies in front of the app append to X-Forwarded-For; 0 (no proxy) ignores the
+        # header entirely, so a visitor cannot claim a target account's IP by sending one.
+        "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "0")),
     }
 
 
@@ -62,6 +65,8 @@ class Defaults:
     LANGUAGES = ("en", "ko")
     BABEL_TRANSLATION_DIRECTORIES = str(Path(__file__).resolve().parent / "translations")
     LIBRARY_PAGE_SIZE = 25
+    TOKEN_MISS_LIMIT = 20      # unknown personalized-link tokens per client address …
+    TOKEN_MISS_WINDOW = 600    # … per this many seconds, then 429 until the window passes
     # The ordered buyer journey and the personas; an instance may override them in instance/settings.py.
     JOURNEY_STAGES = ("awareness", "consideration", "decision", "onboarding", "expansion")
     PERSONAS = ("economic_buyer", "technical_evaluator", "end_user", "champion", "procurement")

@@ -123,4 +123,30 @@ def load(content_folder: str, now: datetime, upload_folder: str) -> DemoReport:
         crm_import.run_job(crm_import.claim_next() or job.id, now, upload_folder)
         created_accounts += crm_import.get_job(job.id).report.get("added", 0)
     report = content_sync.sync(content_folder, now)
+    _landing_pages(db.session.scalar(select(User).where(User.email == "marketer@abmcontent.demo")), now)
     return DemoReport(created_users, created_accounts, created_contacts, report)
+
+
+DEMO_PAGES = (
+    ("data-platform", "Data platform for target accounts", "en", "data-governance-blueprint"),
+    ("data-platform-ko", "타깃 고객사용 데이터 플랫폼", "ko", "migration-checklist-ko"),
+)
+
+
+def _landing_pages(marketer: User, now: datetime) -> None:
+    """One published landing page per language, with a gated form for a published whitepaper."""
+    from abmcontent import landing
+    from abmcontent.models import Asset, LandingPage
+
+    for slug, title, language, gated_slug in DEMO_PAGES:
+        if db.session.scalar(select(LandingPage.id).where(LandingPage.slug == slug)) is not None:
+            continue
+        page = landing.create_page(landing.PageInput(title=title, slug=slug, language=language), marketer, now)
+        asset = db.session.scalar(select(Asset).where(Asset.slug == gated_slug, Asset.status == "published"))
+        if asset is not None:
+            section = landing.add_section(page.id, "gated_form", marketer, now)
+            settings = landing.default_settings("gated_form", language)
+            landing.update_section(page.id, section.id, {
+                "heading": settings["heading"], "asset_id": str(asset.id), "button": settings["button"],
+                "consent_text": settings["consent_text"]}, marketer, now)
+        landing.set_status(page.id, "published", marketer, now)

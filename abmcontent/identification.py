@@ -16,11 +16,12 @@ import hashlib
 import hmac
 import ipaddress
 import secrets
+import weakref
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import func, select
 
@@ -48,19 +49,34 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def can_link(user: User | None) -> bool:
+    return user is not None and user.has_role("campaign", "marketer", "sales")
+
+
 def create_personal_url(account_id: int, contact_id: int | None, user: User | None,
-                        now: datetime) -> tuple[PersonalUrl, str]:
-    """A new personalized URL token for an account (and a contact of it); the token is shown once."""
+                        now: datetime, landing_page_id: int | None = None) -> tuple[PersonalUrl, str]:
+    """A new personalized URL token for an account (and a contact of it) opening a published
+    landing page (the first published one when none is named); the token is shown once."""
+    from abmcontent.models import LandingPage
+
     account = accounts.get_account(account_id)
-    if user is not None and not user.has_role("campaign", "marketer", "sales"):
+    if user is not None and not can_link(user):
         raise PermissionDenied(_("You cannot create personalized links."))
     if contact_id is not None:
         contact = db.session.get(Contact, contact_id)
         if contact is None or contact.account_id != account.id:
             raise NotFound(_("That stakeholder is not at this account."))
+    if landing_page_id is not None:
+        page = db.session.get(LandingPage, landing_page_id)
+    else:
+        page = db.session.scalar(select(LandingPage).where(LandingPage.status == "published")
+                                 .order_by(LandingPage.published_at.desc(), LandingPage.id.desc()).limit(1))
+    if page is None or page.status != "published":
+        raise NotFound(_("Publish a landing page first: a link has to open one."))
     token = secrets.token_urlsafe(TOKEN_BYTES)
     link = PersonalUrl(token_hash=hash_token(token), hint=token[:6], account_id=account.id,
-                       contact_id=contact_id, created_by_id=user.id if user else None, created_at=now)
+                       contact_id=contact_id, created_by_id=user.id if user else None, created_at=now,
+                       landing_page_id=page.id)
     db.session.add(link)
     db.session.commit()
     return link, token
@@ -70,7 +86,7 @@ def revoke(link_id: int, account_id: int, user: User | None, now: datetime) -> P
     link = db.session.get(PersonalUrl, link_id)
     if link is None or link.account_id != account_id:
         raise NotFound(_("That link does not exist."))
-    if user is not None and not user.has_role("campaign", "marketer", "sales"):
+    if user is not None and not can_link(user):
         raise PermissionDenied(_("You cannot revoke personalized links."))
     link.revoked_at = link.revoked_at or now
     db.session.commit()
@@ -147,16 +163,20 @@ def build_range_index(rows) -> RangeIndex:
     return RangeIndex(tuple((version, length, table) for (version, length), table in ordered))
 
 
-@lru_cache(maxsize=4)
-def _cached_index(_stamp) -> RangeIndex:
-    rows = db.session.execute(select(Account.id, Account.ip_ranges).where(Account.ip_ranges != [])).all()
-    return build_range_index(rows)
+# engine → (stamp, index): per live database, so a test's fresh database never sees another's
+_ranges: "weakref.WeakKeyDictionary[object, tuple[tuple, RangeIndex]]" = weakref.WeakKeyDictionary()
 
 
 def range_index() -> RangeIndex:
     """Rebuilt when accounts change (the newest update time and count are the key)."""
-    stamp = db.session.execute(select(func.max(Account.updated_at), func.count(Account.id))).one()
-    return _cached_index(tuple(stamp))
+    stamp = tuple(db.session.execute(select(func.max(Account.updated_at), func.count(Account.id))).one())
+    cached = _ranges.get(db.engine)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    rows = db.session.execute(select(Account.id, Account.ip_ranges).where(Account.ip_ranges != [])).all()
+    index = build_range_index(rows)
+    _ranges[db.engine] = (stamp, index)
+    return index
 
 
 def identify(*, token: str | None, cookie: str | None, ip: str | None, email: str | None,
@@ -165,32 +185,42 @@ def identify(*, token: str | None, cookie: str | None, ip: str | None, email: st
     if token:
         link = resolve_token(token)
         if link is not None:
-            trace.append(f"personalized link …{link.hint} → account {link.account_id}")
+            trace.append(_l("personalized link …%(hint)s → account %(account)s", hint=link.hint, account=link.account_id))
             contact_id = None if do_not_track else link.contact_id
             if do_not_track and link.contact_id:
-                trace.append("Do Not Track / Global Privacy Control: company level only, no cookie")
+                trace.append(_l("Do Not Track / Global Privacy Control: company level only, no cookie"))
             return Identification("token", link.account_id, contact_id, trace=trace,
                                   set_cookie=not do_not_track)
-        trace.append("link token not recognised: treated as no token")
+        trace.append(_l("link token not recognised: treated as no token"))
     found = read_cookie(secret_key, cookie)
     if found and db.session.get(Account, found[0]) is not None:
-        trace.append(f"signed visitor cookie → account {found[0]}")
+        trace.append(_l("signed visitor cookie → account %(account)s", account=found[0]))
         return Identification("cookie", found[0], None if do_not_track else found[1], trace=trace)
     if ip:
         hit = range_index().lookup(ip)
         if hit:
-            trace.append(f"IP {ip} is in {hit[1]} → account {hit[0]}")
+            trace.append(_l("IP %(ip)s is in %(range)s → account %(account)s", ip=ip, range=hit[1], account=hit[0]))
             return Identification("ip", hit[0], None, trace=trace)
-        trace.append(f"IP {ip} is in no account's ranges")
+        trace.append(_l("IP %(ip)s is in no account's ranges", ip=ip))
     if email and "@" in email:
         domain = email.rsplit("@", 1)[1].strip().lower()
         owner = db.session.get(AccountDomain, domain)
         if owner is not None:
-            trace.append(f"form email domain {domain} → account {owner.account_id}")
+            trace.append(_l("form email domain %(domain)s → account %(account)s", domain=domain, account=owner.account_id))
             return Identification("email_domain", owner.account_id, None, trace=trace)
     industry = (utm_industry or "").strip().lower().replace("-", "_").replace(" ", "_")
     if industry in taxonomy.INDUSTRIES:
-        trace.append(f"utm industry {industry}")
+        trace.append(_l("industry %(industry)s from a utm_ parameter", industry=industry))
         return Identification("utm", industry=industry, trace=trace)
-    trace.append("anonymous: the generic page")
+    trace.append(_l("anonymous: the generic page"))
     return Identification("anonymous", trace=trace)
+
+
+def simulated_link(account_id: int, contact_id: int | None, do_not_track: bool) -> Identification:
+    """What a personalized link for this account (and contact) would identify: for the preview,
+    which must not mint a real token to show a page."""
+    trace = [_l("personalized link (preview) → account %(account)s", account=account_id)]
+    if do_not_track and contact_id:
+        trace.append(_l("Do Not Track / Global Privacy Control: company level only, no cookie"))
+    return Identification("token", account_id, None if do_not_track else contact_id, trace=trace,
+                          set_cookie=False)

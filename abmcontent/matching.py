@@ -139,7 +139,13 @@ class Candidate:
 @dataclass(frozen=True)
 class Reason:
     kind: str  # stage, persona, industry, text, language, fresh
-    text: str  # short, English
+    text: str  # short, English (logs, the CLI, the API)
+    key: str = ""  # which sentence, for the UI to say it in the reader's language (see web.reasons)
+    params: tuple[tuple[str, str], ...] = ()  # its values: taxonomy keys, the quote, a number
+
+    @property
+    def args(self) -> dict[str, str]:
+        return dict(self.params)
 
 
 @dataclass(frozen=True)
@@ -150,6 +156,7 @@ class Recommendation:
     type: str
     score: float
     reasons: tuple[Reason, ...]
+    summary: str = ""
 
 
 @dataclass(frozen=True)
@@ -161,6 +168,7 @@ class Request:
     context: dict[str, str] = field(default_factory=dict)  # e.g. {"goals": ..., "challenges": ...}
     exclude: frozenset[int] = frozenset()  # asset ids already consumed by the contact/account
     limit: int = 5
+    types: frozenset[str] = frozenset()  # only these asset types (e.g. case_study); empty: any
 
 
 CONTEXT_FIELDS = ("goals", "plans", "challenges", "stakes", "timeline")
@@ -562,6 +570,8 @@ class Index:
         take = limit + len(excluded)
         by_type: dict[str, list[_Pick]] = {}
         for (group_language, group_type), members in self._groups.items():
+            if request.types and group_type not in request.types:
+                continue
             in_language = language is None or group_language == language
             for d in heapq.nlargest(take, members, key=keys.__getitem__):
                 if d in skip:
@@ -626,40 +636,47 @@ class Index:
             fit = self._fit("stage", c, request.stage)
             wanted = english_label("stage", request.stage)
             if fit == STAGE_WEIGHT:
-                reasons.append((fit, Reason("stage", f"stage: {wanted}")))
+                reasons.append((fit, Reason("stage", f"stage: {wanted}", "stage", (("stage", request.stage),))))
             elif fit:
                 near = next(s for s in self._stage_order if s in c.stages and s in self._adjacent(request.stage))
-                reasons.append((fit, Reason("stage", f"stage: {english_label('stage', near)} (next to {wanted})")))
+                reasons.append((fit, Reason("stage", f"stage: {english_label('stage', near)} (next to {wanted})", "stage_near",
+                                                   (("stage", near), ("wanted", request.stage)))))
         if request.persona:
             fit = self._fit("persona", c, request.persona)
             if fit == PERSONA_WEIGHT:
-                reasons.append((fit, Reason("persona", f"persona: {english_label('persona', request.persona)}")))
+                reasons.append((fit, Reason("persona", f"persona: {english_label('persona', request.persona)}",
+                                                     "persona", (("persona", request.persona),))))
             elif fit:
-                reasons.append((fit, Reason("persona", "persona: any")))
+                reasons.append((fit, Reason("persona", "persona: any", "persona_any")))
         if request.industry:
             fit = self._fit("industry", c, request.industry)
             if fit == INDUSTRY_WEIGHT:
-                reasons.append((fit, Reason("industry", f"industry: {english_label('industry', request.industry)}")))
+                reasons.append((fit, Reason("industry", f"industry: {english_label('industry', request.industry)}",
+                                                      "industry", (("industry", request.industry),))))
             elif fit:
-                reasons.append((fit, Reason("industry", "industry: any")))
+                reasons.append((fit, Reason("industry", "industry: any", "industry_any")))
         if weights and pick.doc in weights:
             phrase = _phrase(weights[pick.doc], context)
             if phrase is not None:
                 quote, name = phrase
                 reasons.append((text_scores[pick.doc],
-                                Reason("text", f"matches '{quote}' in the account's {name.replace('_', ' ')}")))
+                                Reason("text", f"matches '{quote}' in the account's {name.replace('_', ' ')}",
+                                       "text", (("quote", quote), ("field", name)))))
         if language is not None and not pick.in_language:
             reasons.append((0.0, Reason("language", f"language: {english_label('language', c.language)} "
-                                                    f"(nothing in {english_label('language', language)} fits)")))
+                                                    f"(nothing in {english_label('language', language)} fits)",
+                                        "language", (("language", c.language), ("wanted", language)))))
         age_days = max(0.0, (_timestamp(now) - self._stamps[pick.doc]) / _SECONDS_PER_DAY)
         if age_days <= FRESH_REASON_DAYS:
             fresh = FRESH_WEIGHT * math.exp(-age_days / FRESH_DAYS)
             days = int(age_days)
-            reasons.append((fresh, Reason("fresh", "fresh: new today" if days == 0 else
-                                          f"fresh: {days} day{'s' if days != 1 else ''} old")))
+            reasons.append((fresh, Reason("fresh", "fresh: new today", "fresh_today") if days == 0 else
+                            Reason("fresh", f"fresh: {days} day{'s' if days != 1 else ''} old", "fresh_days",
+                                   (("days", str(days)),))))
         reasons.sort(key=lambda r: (-r[0], _KIND_ORDER[r[1].kind]))
         return Recommendation(asset_id=c.id, slug=c.slug, title=c.title, type=c.type,
-                              score=round(pick.score, 3), reasons=tuple(r for _w, r in reasons))
+                              score=round(pick.score, 3), reasons=tuple(r for _w, r in reasons),
+                              summary=c.summary)
 
 
 def _phrase(weights: Mapping[str, float], context) -> tuple[str, str] | None:

@@ -117,6 +117,20 @@ IMPORT_FIELD_LABELS = {
 }
 
 
+SECTION_LABELS = {
+    "hero": _l("Hero"), "recommended": _l("Recommended assets"), "case_study": _l("Case study"),
+    "owner_card": _l("Account owner's card"), "cta": _l("Call to action"), "gated_form": _l("Gated-asset form"),
+}
+VARIANT_LABELS = {"personalized": _l("Personalized"), "control": _l("Control (generic page)"),
+                  "": _l("Anonymous")}
+RULE_LABELS = {"token": _l("Personalized link"), "cookie": _l("Returning visitor (cookie)"),
+               "ip": _l("Company network (IP range)"), "email_domain": _l("Form email domain"),
+               "utm": _l("Industry from the link's utm_ parameter"), "anonymous": _l("Anonymous")}
+EVENT_LABELS = {"page_view": _l("Page view"), "time_on_page": _l("Time on page"),
+                "asset_open": _l("Asset opened"), "asset_download": _l("Asset downloaded"),
+                "cta_click": _l("Call to action clicked"), "form_fill": _l("Form filled")}
+
+
 def region_options() -> list[tuple[str, str]]:
     return [(code, str(name)) for code, name in REGION_LABELS.items()]
 
@@ -151,7 +165,8 @@ def label(kind: str, value: str) -> str:
         "bant_status": BANT_STATUS_LABELS, "context": CONTEXT_LABELS, "region": REGION_LABELS,
         "icp_attribute": ICP_ATTRIBUTE_LABELS, "import_status": IMPORT_STATUS_LABELS,
         "seniority": SENIORITY_LABELS, "authority": AUTHORITY_LABELS,
-        "import_field": IMPORT_FIELD_LABELS,
+        "import_field": IMPORT_FIELD_LABELS, "section": SECTION_LABELS, "variant": VARIANT_LABELS,
+        "rule": RULE_LABELS, "event": EVENT_LABELS,
     }[kind]
     found = table.get(value)
     return str(found) if found is not None else value.replace("_", " ").capitalize()

@@ -171,6 +171,19 @@ def make_contact(account_name: str = "Harborview Bank", **overrides):
     return contact
 
 
+def make_landing_page(user=None, slug: str = "welcome", status: str = "published", **overrides):
+    """A landing page with the default sections (hero, recommended, case study, owner card, CTA)."""
+    from abmcontent import landing
+
+    user = user or make_user("marketer", email=f"lp-{uuid.uuid4().hex[:6]}@abmcontent.test")
+    page = landing.create_page(landing.PageInput(
+        title=overrides.pop("title", "Data platform"), slug=slug, language=overrides.pop("language", "en"),
+        holdout_percent=str(overrides.pop("holdout_percent", 10))), user, NOW)
+    if status == "published":
+        landing.set_status(page.id, "published", user, NOW)
+    return page
+
+
 def login(client, user, password: str = PASSWORD):
     """Sign in through the login form, CSRF token included (whether or not CSRF is on)."""
     token = csrf_token_from(client.get("/login").text)

@@ -3,7 +3,7 @@ import pytest
 from abmcontent import identification
 from abmcontent.errors import NotFound
 from abmcontent.models import Contact, PersonalUrl
-from tests.conftest import NOW, make_user
+from tests.conftest import NOW, make_landing_page, make_user
 from tests.test_accounts import make_account
 
 SECRET = "test-secret"
@@ -17,6 +17,7 @@ def _identify(**overrides):
 
 
 def test_tokens_are_long_random_and_stored_only_hashed(app):
+    make_landing_page()
     account = make_account()
     link, token = identification.create_personal_url(account.id, None, None, NOW)
     other, token2 = identification.create_personal_url(account.id, None, None, NOW)
@@ -26,6 +27,7 @@ def test_tokens_are_long_random_and_stored_only_hashed(app):
 
 
 def test_a_token_identifies_its_account_and_contact_and_asks_for_a_cookie(app):
+    make_landing_page()
     account = make_account()
     contact = Contact(account=account, first_name="Priya", email="p@harborview.example")
     app.extensions["sqlalchemy"].session.add(contact)
@@ -39,6 +41,7 @@ def test_a_token_identifies_its_account_and_contact_and_asks_for_a_cookie(app):
 @pytest.mark.parametrize("mangle", [lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"), lambda t: t + "x",
                                     lambda t: "", lambda t: "x" * 500, lambda t: "../../etc", lambda t: "\x00"])
 def test_a_changed_or_unknown_token_is_exactly_like_no_token(app, mangle):
+    make_landing_page()
     account = make_account()
     _link, token = identification.create_personal_url(account.id, None, None, NOW)
     found = _identify(token=mangle(token))
@@ -46,6 +49,7 @@ def test_a_changed_or_unknown_token_is_exactly_like_no_token(app, mangle):
 
 
 def test_revoked_links_stop_working(app):
+    make_landing_page()
     account = make_account()
     link, token = identification.create_personal_url(account.id, None, None, NOW)
     identification.revoke(link.id, account.id, None, NOW)
@@ -55,6 +59,7 @@ def test_revoked_links_stop_working(app):
 
 
 def test_do_not_track_keeps_it_company_level_without_a_cookie(app):
+    make_landing_page()
     account = make_account()
     contact = Contact(account=account, first_name="Priya", email="p@harborview.example")
     app.extensions["sqlalchemy"].session.add(contact)

@@ -348,8 +348,10 @@ def test_reasons_are_english_even_under_a_korean_request(app, monkeypatch):
     index = build(asset(1, personas=["champion"]))
     with app.test_request_context("/", headers={"Accept-Language": "ko"}):
         [result] = index.recommend(Request(stage="decision", persona="champion"), NOW)
-    assert result.reasons == (Reason("persona", "persona: Champion"),
-                              Reason("stage", "stage: Consideration (next to Decision)"))
+    assert [(r.kind, r.text) for r in result.reasons] == [("persona", "persona: Champion"),
+                                                          ("stage", "stage: Consideration (next to Decision)")]
+    assert [(r.key, r.args) for r in result.reasons] == [
+        ("persona", {"persona": "champion"}), ("stage_near", {"stage": "consideration", "wanted": "decision"})]
 
 
 # --- speed -------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ class EngagementEvent(db.Model):
         Index("ix_engagement_events_account_time", "account_id", "occurred_at"),
         Index("ix_engagement_events_contact_time", "contact_id", "occurred_at"),
         Index("ix_engagement_events_page_variant", "landing_page_id", "variant", "type"),
+        Index("ix_engagement_events_visit", "visit"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

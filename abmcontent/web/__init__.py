@@ -16,12 +16,15 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 
 
 def init_app(app: Flask) -> None:
-    from abmcontent.web import accounts, auth, icp, imports, library, pages
+    from abmcontent.web import accounts, auth, icp, imports, landing_pages, library, pages, public
 
-    for blueprint in (auth.bp, pages.bp, library.bp, accounts.bp, icp.bp, imports.bp):
+    for blueprint in (auth.bp, pages.bp, library.bp, accounts.bp, icp.bp, imports.bp, landing_pages.bp, public.bp):
         app.register_blueprint(blueprint)
 
     from abmcontent import markup, merge_fields
+    from abmcontent.web import reasons
+
+    reasons.init_app(app)
 
     app.jinja_env.globals.update(
         render_markdown=markup.render, render_text=markup.render_text,

@@ -8,7 +8,7 @@ from flask import (Blueprint, Response, flash, redirect, render_template, reques
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from abmcontent import accounts, contacts, crm_csv, scoring
+from abmcontent import accounts, contacts, crm_csv, identification, landing, scoring
 from abmcontent.errors import ValidationError
 from abmcontent.extensions import htmx
 from abmcontent.web.rendering import page_or_fragment, roles_required
@@ -85,6 +85,8 @@ def bulk():
 
 def _page_context(account):
     return dict(account=account, stakeholders=accounts.stakeholder_map(account),
+                links=identification.links_for(account.id), published_pages=landing.published_pages(),
+                can_link=identification.can_link(current_user),
                 explanation=scoring.explain(account),
                 recommendations=accounts.recommendations(account, _now()),
                 can_edit=accounts.can_edit(current_user),
@@ -219,3 +221,27 @@ def new():
 @roles_required(*accounts.EDITOR_ROLES)
 def edit(account_id: int):
     return _edit(account_id)
+
+
+@bp.post("/<int:account_id>/links")
+@login_required
+def create_link(account_id: int):
+    """A personalized link; its address is shown on this response only (only its hash is kept)."""
+    form = request.form
+    contact_id, page_id = form.get("contact_id", ""), form.get("page_id", "")
+    link, token = identification.create_personal_url(
+        account_id, int(contact_id) if contact_id.isdigit() else None, current_user, _now(),
+        landing_page_id=int(page_id) if page_id.isdigit() else None)
+    from abmcontent.web.landing_pages import public_url
+
+    account = accounts.get_account(account_id)
+    return render_template("accounts/show.html", new_link=public_url(link.landing_page, token),
+                           **_page_context(account))
+
+
+@bp.post("/<int:account_id>/links/<int:link_id>/revoke")
+@login_required
+def revoke_link(account_id: int, link_id: int):
+    identification.revoke(link_id, account_id, current_user, _now())
+    flash(_("Link revoked: it now opens the generic page."), "success")
+    return redirect(url_for("accounts.show", account_id=account_id) + "#links", 303)

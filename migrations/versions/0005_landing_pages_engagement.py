@@ -42,6 +42,7 @@ def upgrade():
         batch_op.create_index('ix_engagement_events_contact_time', ['contact_id', 'occurred_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_engagement_events_occurred_at'), ['occurred_at'], unique=False)
         batch_op.create_index('ix_engagement_events_page_variant', ['landing_page_id', 'variant', 'type'], unique=False)
+        batch_op.create_index('ix_engagement_events_visit', ['visit'], unique=False)
 
     op.create_table('landing_pages',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -91,6 +92,7 @@ def downgrade():
     op.drop_table('landing_sections')
     op.drop_table('landing_pages')
     with op.batch_alter_table('engagement_events', schema=None) as batch_op:
+        batch_op.drop_index('ix_engagement_events_visit')
         batch_op.drop_index('ix_engagement_events_page_variant')
         batch_op.drop_index(batch_op.f('ix_engagement_events_occurred_at'))
         batch_op.drop_index('ix_engagement_events_contact_time')

@@ -26,3 +26,18 @@
     if (target && target.id) target.removeAttribute("aria-busy");
   });
 })();
+// Copy buttons: <button data-copy="#input-id" data-copied="Copied">.
+document.addEventListener("click", function (event) {
+  var button = event.target.closest && event.target.closest("[data-copy]");
+  if (!button) return;
+  var input = document.querySelector(button.dataset.copy);
+  if (!input) return;
+  input.select();
+  var done = function () { button.textContent = button.dataset.copied || "Copied"; };
+  if (navigator.clipboard && window.isSecureContext) {
+    navigator.clipboard.writeText(input.value).then(done, function () { document.execCommand("copy"); done(); });
+  } else {
+    document.execCommand("copy");
+    done();
+  }
+});

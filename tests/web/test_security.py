@@ -6,16 +6,30 @@ from tests.conftest import csrf_token_from, login, make_asset, make_user
 HX = {"HX-Request": "true"}
 
 
+# Public endpoints a prospect's browser posts to without a session: the gated form (which checks
+# Origin instead) and the time-on-page beacon (navigator.sendBeacon cannot add a header).
+CSRF_EXEMPT = {"public.gate", "public.beacon"}
+
+
 def _post_routes(app):
     for rule in app.url_map.iter_rules():
-        if "POST" in rule.methods and rule.endpoint != "static":
+        if "POST" in rule.methods and rule.endpoint != "static" and rule.endpoint not in CSRF_EXEMPT:
             yield rule
+
+
+def test_only_the_public_form_and_beacon_are_exempt_from_csrf(app):
+    from abmcontent.extensions import csrf
+
+    exempt = {endpoint for endpoint in app.view_functions
+              if f"{app.view_functions[endpoint].__module__}.{app.view_functions[endpoint].__name__}" in csrf._exempt_views}
+    assert exempt == CSRF_EXEMPT
 
 
 def test_anonymous_visitors_reach_only_public_pages(app, client):
     asset = make_asset(make_user())
     for path in ["/library", "/library/new", f"/library/{asset.id}", "/accounts", "/plans", "/dashboard",
-                 f"/library/{asset.id}/history", "/library/coverage"]:
+                 f"/library/{asset.id}/history", "/library/coverage", "/landing", "/landing/1",
+                 "/landing/1/preview"]:
         response = client.get(path)
         assert response.status_code == 302 and "/login" in response.headers["Location"], path
     assert client.get("/login").status_code == 200

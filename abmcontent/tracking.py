@@ -1,0 +1,416 @@
+"""Engagement tracking: record() in the request, a writer thread per process stores events in batches.
+
+Why this shape
+--------------
+* Never make a visitor wait. Pixels, click redirects and time-on-page beacons answer in
+  microseconds: record() only validates, stamps a random key and a UTC time, truncates strings
+  and appends a plain dict to an in-process deque. It never touches the database, so a locked
+  SQLite file, a slow PostgreSQL or a database that is down cannot slow a page or fail it.
+* Throughput. A writer thread (one per process and app; started by record(), restarted after a
+  fork, exits after a few idle seconds) drains the deque every ~100 ms and stores each batch with
+  ONE executemany INSERT in ONE transaction: thousands of events a second cost a few commits.
+* Never lose an event. If an insert fails, the batch goes to a spool file (JSON lines, fsynced,
+  published by an atomic rename so a half-written file is never read) and the writer backs off
+  (1 s doubling to 30 s) while it keeps spooling. Spool files are replayed when the database
+  answers again, and every 10 s, by whichever process claims a file first (atomic rename to
+  ``.replaying-<pid>``), so files left by a dead process are picked up too. Every event has a
+  random unique ``key`` and the INSERT ignores keys already stored: a file replayed twice (crash
+  between insert and delete) stores nothing twice. If the deque passes TRACKING_QUEUE_MAX (the
+  writer is stuck), record() spools the overflow itself rather than grow without bound. At exit
+  an atexit hook flushes what is left (to the spool if the database fails).
+* One row the database will never take (a programming error) must not hold back the others:
+  when a spool file fails while the database is healthy, its rows are inserted one by one and
+  the refused ones are set aside in ``rejected-*.jsonl`` for an operator (see pending()).
+
+Only a hard kill (SIGKILL, power loss) loses what is still in memory, normally < 1 s of events.
+Settings: TRACKING_SPOOL (folder, default <instance>/spool), TRACKING_QUEUE_MAX (default 50,000).
+"""
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+import weakref
+from collections import deque
+from datetime import datetime, timezone
+from typing import Any
+
+from flask import Flask, current_app
+from sqlalchemy import insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError, StatementError
+
+from abmcontent.extensions import db
+from abmcontent.models.engagement import EVENT_TYPES, EngagementEvent
+
+log = logging.getLogger(__name__)
+
+TABLE = EngagementEvent.__table__
+_TYPES = frozenset(EVENT_TYPES)
+_FIELDS = frozenset(c.name for c in TABLE.columns if c.name not in ("id", "type"))
+_LIMITS = {c.name: c.type.length for c in TABLE.columns if getattr(c.type, "length", None)}
+# Every row gets every column (executemany needs one shape); None for non-null strings → default.
+_DEFAULTS = {c.name: (c.default.arg if c.default is not None and c.default.is_scalar else None)
+             for c in TABLE.columns if c.name != "id"}
+
+BATCH = 1000          # rows per INSERT
+INTERVAL = 0.1        # the writer wakes this often: what accumulates meanwhile is one batch
+IDLE_EXIT = 2.0       # an idle writer thread exits; the next record() starts another
+SCAN_EVERY = 10.0     # look for spool files (e.g. from a dead process) this often
+BACKOFF_MAX = 30.0
+QUEUE_MAX = 50_000
+
+_recorders: weakref.WeakSet[Recorder] = weakref.WeakSet()
+
+
+class Recorder:
+    """The queue, writer thread and spool of one app in one process (app.extensions["abm_tracking"])."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.spool = app.config.get("TRACKING_SPOOL") or os.path.join(app.instance_path, "spool")
+        self.queue_max = int(app.config.get("TRACKING_QUEUE_MAX") or QUEUE_MAX)
+        self._reset()
+
+    def _reset(self) -> None:
+        """Fresh state for this process (also after a fork: the parent keeps its own events)."""
+        self.pid = os.getpid()
+        self.queue: deque[dict[str, Any]] = deque()
+        self.running = False
+        self.start_lock = threading.Lock()   # guards `running`: one writer thread at a time
+        self.write_lock = threading.Lock()   # held while a batch is taken and written / replayed
+        self.inflight: list[dict[str, Any]] = []
+        self.failures = 0
+        self.retry_at = 0.0                  # monotonic time before which the database is not tried
+        self.next_scan = 0.0
+
+    # --- the request side: must stay cheap ----------------------------------------------------
+
+    def record(self, type_: str, row: dict[str, Any]) -> str:
+        if not row.keys() <= _FIELDS:
+            raise TypeError(f"unknown engagement event fields: {sorted(row.keys() - _FIELDS)}")
+        row["type"] = type_
+        if not row.get("key"):
+            row["key"] = uuid.uuid4().hex
+        when = row.get("occurred_at")
+        if when is None:
+            row["occurred_at"] = datetime.now(timezone.utc)
+        elif not isinstance(when, datetime) or when.tzinfo is None:
+            raise ValueError("occurred_at must be an aware datetime")
+        for name, value in row.items():
+            if value.__class__ is str and name in _LIMITS:
+                clean = value.replace("\x00", "") if "\x00" in value else value  # PostgreSQL refuses NUL
+                if len(clean) > _LIMITS[name]:
+                    clean = clean[:_LIMITS[name]]
+                if clean is not value:
+                    row[name] = clean
+        if self.pid != os.getpid():
+            self._reset()
+        if len(self.queue) >= self.queue_max:
+            self._overflow(row)
+        else:
+            self.queue.append(row)
+        if not self.running:
+            self._start_writer()
+        return row["key"]
+
+    def _overflow(self, row: dict[str, Any]) -> None:
+        """The writer is stuck: move the oldest events and this one to a spool file."""
+        spill = [row] + self._take(BATCH)
+        if not self._spool(spill):
+            self.queue.extend(spill)  # the disk failed too: memory is the last place left
+
+    def _start_writer(self) -> None:
+        with self.start_lock:
+            if not self.running:
+                self.running, self.next_scan = True, 0.0  # a new writer looks at the spool first
+                threading.Thread(target=self._run, name="abm-tracking-writer", daemon=True).start()
+
+    # --- the writer thread ------------------------------------------------------------------
+
+    def _run(self) -> None:
+        idle_since = time.monotonic()
+        while True:
+            now = time.monotonic()
+            pause = 1.0 if now < self.retry_at else INTERVAL
+            try:
+                if self.queue:
+                    idle_since = now
+                    with self.write_lock:
+                        if now < self.retry_at:  # backing off: keep the events safe on disk meanwhile
+                            self._spool_or_requeue(self._take(10 * BATCH))
+                        else:
+                            self._write(self._take(BATCH))
+                    if len(self.queue) >= BATCH and now >= self.retry_at:
+                        continue  # a busy second: no pause between full batches
+                elif now - idle_since > IDLE_EXIT:
+                    with self.start_lock:
+                        self.running = False
+                        if not self.queue:
+                            return
+                        self.running = True  # an event arrived while we decided to leave
+                if now >= self.next_scan and now >= self.retry_at:
+                    with self.write_lock:
+                        self._replay()
+            except Exception:  # a writer that died would silently stop tracking
+                log.exception("tracking: writer error")
+                pause = 1.0
+            time.sleep(pause)
+
+    def _take(self, limit: int) -> list[dict[str, Any]]:
+        batch = []
+        try:
+            for _ in range(limit):
+                batch.append(self.queue.popleft())
+        except IndexError:
+            pass
+        return batch
+
+    def _write(self, batch: list[dict[str, Any]]) -> int:
+        """Insert one batch; on failure spool it and back off. Returns rows stored."""
+        if not batch:
+            return 0
+        self.inflight = batch
+        try:
+            stored = self._insert(batch)
+        except Exception as exc:  # any failure: the events must still be kept
+            self._failed(exc, len(batch))
+            self._spool_or_requeue(batch)
+            return 0
+        finally:
+            self.inflight = []
+        if self.failures:  # the database is back: replay what was spooled meanwhile
+            self.failures, self.next_scan = 0, 0.0
+        return stored
+
+    def _insert(self, rows: list[dict[str, Any]]) -> int:
+        rows = [{**_DEFAULTS, **{k: v for k, v in row.items() if v is not None}} for row in rows]
+        with self.app.app_context(), db.engine.begin() as conn:
+            dialect = conn.dialect.name
+            # Only a known key is skipped. (SQLite's INSERT OR IGNORE would also drop, silently, a
+            # row breaking NOT NULL; ON CONFLICT (key) DO NOTHING exists since SQLite 3.24.)
+            if dialect == "postgresql":
+                stmt = pg_insert(TABLE).on_conflict_do_nothing(index_elements=["key"])
+            elif dialect == "sqlite":
+                stmt = sqlite_insert(TABLE).on_conflict_do_nothing(index_elements=["key"])
+            else:
+                stmt = insert(TABLE)
+            result = conn.execute(stmt, rows)
+        return result.rowcount if result.rowcount >= 0 else len(rows)
+
+    def _failed(self, exc: BaseException, count: int) -> None:
+        self.failures += 1
+        delay = min(BACKOFF_MAX, 2.0 ** (self.failures - 1))
+        self.retry_at = time.monotonic() + delay
+        log.warning("tracking: could not store %d events (%s); spooled, next try in %.0f s",
+                    count, str(exc).splitlines()[0][:200], delay)
+
+    # --- the spool --------------------------------------------------------------------------
+
+    def _spool(self, rows: list[dict[str, Any]], prefix: str = "events") -> bool:
+        if not rows:
+            return True
+        path = os.path.join(self.spool, f"{prefix}-{os.getpid()}-{uuid.uuid4().hex}.jsonl")
+        try:
+            os.makedirs(self.spool, exist_ok=True)
+            with open(path + ".tmp", "w", encoding="utf-8") as out:
+                out.writelines(json.dumps(row, default=_json_default, ensure_ascii=False) + "\n"
+                               for row in rows)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(path + ".tmp", path)
+            return True
+        except OSError:
+            log.exception("tracking: could not write spool file %s", path)
+            return False
+
+    def _spool_or_requeue(self, rows: list[dict[str, Any]]) -> None:
+        if not self._spool(rows):
+            self.queue.extend(rows)
+
+    def _replay(self, deadline: float | None = None) -> int:
+        """Store the spooled files this process can claim; stops at the first database failure."""
+        self.next_scan = time.monotonic() + SCAN_EVERY
+        try:
+            names = sorted(os.listdir(self.spool))
+        except FileNotFoundError:
+            return 0
+        me, stored = os.getpid(), 0
+        for name in names:  # a replay cut short by a dead process: give its file back
+            base, _, pid = name.rpartition(".replaying-")
+            if base and pid.isdigit() and int(pid) != me and not _alive(int(pid)):
+                _rename(os.path.join(self.spool, name), os.path.join(self.spool, base))
+                names.append(base)
+        for name in sorted(n for n in set(names) if n.startswith("events-") and n.endswith(".jsonl")):
+            if deadline is not None and time.monotonic() > deadline:
+                break
+            path = os.path.join(self.spool, name)
+            claimed = f"{path}.replaying-{me}"
+            if not _rename(path, claimed):
+                continue  # another process got it first
+            try:
+                with open(claimed, encoding="utf-8") as spooled:
+                    rows = [_decode(json.loads(line)) for line in spooled if line.strip()]
+            except (OSError, ValueError, TypeError, KeyError):
+                log.exception("tracking: unreadable spool file %s set aside", name)
+                _rename(claimed, os.path.join(self.spool, "rejected-" + name))
+                continue
+            try:
+                try:
+                    stored += self._insert(rows)
+                except Exception as exc:
+                    if not self._row_problem(exc):
+                        raise
+                    stored += self._insert_one_by_one(rows)
+            except Exception as exc:  # the database is unwell: the file waits for the next try
+                _rename(claimed, path)
+                self._failed(exc, len(rows))
+                break
+            os.remove(claimed)
+        return stored
+
+    def _row_problem(self, exc: Exception) -> bool:
+        """Did the database refuse the data (not fail as a whole)? Then rows go one by one."""
+        if isinstance(exc, (IntegrityError, DataError)):
+            return True
+        if isinstance(exc, StatementError) and not isinstance(exc, DBAPIError):
+            return True  # a value our side could not bind
+        if isinstance(exc, ProgrammingError):  # a bad value, or PostgreSQL's missing table?
+            try:
+                with self.app.app_context(), db.engine.begin() as conn:
+                    conn.execute(select(TABLE.c.id).limit(0))
+                return True
+            except Exception:
+                return False
+        return False
+
+    def _insert_one_by_one(self, rows: list[dict[str, Any]]) -> int:
+        stored, refused = 0, []
+        for row in rows:
+            try:
+                stored += self._insert([row])
+            except Exception as exc:
+                if not self._row_problem(exc):
+                    raise
+                refused.append(row)
+        if refused:
+            log.error("tracking: the database refused %d events; kept in %s/rejected-*.jsonl",
+                      len(refused), self.spool)
+            if not self._spool(refused, prefix="rejected"):
+                raise OSError("could not set refused events aside")
+        return stored
+
+    # --- synchronous use ----------------------------------------------------------------------
+
+    def flush(self, timeout: float = 10.0, at_exit: bool = False) -> int:
+        if self.pid != os.getpid():
+            self._reset()
+        deadline = time.monotonic() + timeout
+        if not self.write_lock.acquire(timeout=timeout):
+            # The writer is stuck in the database: keep the queue (and, at exit, its batch) on disk.
+            self._spool_or_requeue(self._take(len(self.queue)) + (list(self.inflight) if at_exit else []))
+            return 0
+        try:
+            stored = 0
+            while self.queue:
+                before = self.failures
+                stored += self._write(self._take(BATCH))
+                if self.failures > before or time.monotonic() > deadline:
+                    self._spool_or_requeue(self._take(len(self.queue)))
+                    return stored
+            return stored + self._replay(deadline)
+        finally:
+            self.write_lock.release()
+
+    def pending(self) -> dict[str, int]:
+        try:
+            names = os.listdir(self.spool)
+        except FileNotFoundError:
+            names = []
+        return {
+            "queued": len(self.queue),
+            "spool_files": sum(n.startswith("events-") and ".tmp" not in n for n in names),
+            "rejected_files": sum(n.startswith("rejected-") and n.endswith(".jsonl") for n in names),
+        }
+
+
+def _json_default(value: Any) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def _decode(row: dict[str, Any]) -> dict[str, Any]:
+    when = datetime.fromisoformat(row["occurred_at"])
+    row["occurred_at"] = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    return row
+
+
+def _rename(source: str, target: str) -> bool:
+    try:
+        os.rename(source, target)
+        return True
+    except FileNotFoundError:
+        return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# --- public API -------------------------------------------------------------------------------
+
+def init_app(app: Flask) -> Recorder:
+    """Attach a recorder to the app (calling it again re-reads the TRACKING_* settings)."""
+    recorder = Recorder(app)
+    app.extensions["abm_tracking"] = recorder
+    _recorders.add(recorder)
+    return recorder
+
+
+def _recorder(app: Flask | None) -> Recorder:
+    app = app if app is not None else current_app._get_current_object()  # type: ignore[attr-defined]
+    recorder = app.extensions.get("abm_tracking")
+    return recorder if recorder is not None else init_app(app)
+
+
+def record(type: str, *, app: Flask | None = None, **fields: Any) -> str:  # noqa: A002 (named after the column)
+    """Queue one engagement event and return its key at once; the writer thread stores it.
+
+    ``fields`` are EngagementEvent columns (account_id, contact_id, asset_id, landing_page_id,
+    visit, variant, value, channel, user_agent, detail, and optionally key and occurred_at).
+    An unknown type (ValueError) or field (TypeError) is a programming error.
+    """
+    if type not in _TYPES:
+        raise ValueError(f"unknown engagement event type {type!r}; expected one of {EVENT_TYPES}")
+    return _recorder(app).record(type, fields)
+
+
+def flush(app: Flask | None = None, timeout: float = 10.0) -> int:
+    """Store everything queued and replay the spool now, from this thread; returns rows stored.
+    What the database refuses is spooled, never raised."""
+    return _recorder(app).flush(timeout)
+
+
+def pending(app: Flask | None = None) -> dict[str, int]:
+    """For operators: events waiting in memory, spool files waiting, rejected files to look at."""
+    return _recorder(app).pending()
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    for recorder in list(_recorders):
+        if recorder.queue or recorder.inflight:
+            try:
+                recorder.flush(timeout=5.0, at_exit=True)
+            except Exception:  # best effort at exit
+                log.exception("tracking: flush at exit failed")

@@ -1,0 +1,347 @@
+"""The pages prospects see: landing pages, assets, the gated form, click and time-on-page tracking.
+
+No login, no session: these views never touch the session cookie, so a visitor carries no cookie
+of ours but the signed visitor cookie — and not even that under DNT: 1 / Sec-GPC: 1. Every
+response says Referrer-Policy: no-referrer (a token in the address must not leak onward), and
+an unknown token gets byte-for-byte the page no token gets, apart from the random visit id.
+
+Events are handed to abmcontent.tracking, which writes them in the background: a page never
+waits on that write. Links on a page carry a signed visit id (``v``), so an asset opened, a
+click or a beacon is attributed to the visit without a cookie and cannot be forged.
+"""
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections import OrderedDict, deque
+from datetime import datetime, timezone
+from urllib.parse import urlsplit
+
+from flask import (Blueprint, Response, abort, current_app, redirect, render_template, request,
+                   send_file, url_for)
+from flask_babel import force_locale
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from abmcontent import attachments, gating, identification, landing, matching, taxonomy, tracking
+from abmcontent.errors import NotFound, ValidationError
+from abmcontent.extensions import csrf, db
+from abmcontent.models import Asset, AssetFile
+
+bp = Blueprint("public", __name__)
+
+COOKIE = "abm_visitor"
+COOKIE_DAYS = 180
+VISIT_SALT = "abmcontent-visit"
+UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "utm_industry")
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def do_not_track() -> bool:
+    return request.headers.get("DNT") == "1" or request.headers.get("Sec-GPC") == "1"
+
+
+# --- repeated token misses ---------------------------------------------------------------------
+
+class MissCounter:
+    """Per client address, how many unknown tokens it tried in the last window (per process)."""
+
+    def __init__(self) -> None:
+        self._misses: dict[str, deque] = {}
+        self._lock = threading.Lock()
+
+    def limited(self, ip: str, limit: int, window: float) -> bool:
+        with self._lock:
+            seen = self._misses.get(ip)
+            if not seen:
+                return False
+            cutoff = time.monotonic() - window
+            while seen and seen[0] < cutoff:
+                seen.popleft()
+            return len(seen) >= limit
+
+    def add(self, ip: str) -> None:
+        with self._lock:
+            if len(self._misses) > 100_000:  # a flood of addresses: forget the oldest half
+                for key in list(self._misses)[:50_000]:
+                    del self._misses[key]
+            self._misses.setdefault(ip, deque(maxlen=1000)).append(time.monotonic())
+
+
+def _misses() -> MissCounter:
+    return current_app.extensions.setdefault("abm_token_misses", MissCounter())
+
+
+# --- the signed visit id -----------------------------------------------------------------------
+
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=VISIT_SALT)
+
+
+def visit_id(page_id: int, visit: landing.Visit, key: str) -> str:
+    account = visit.account.id if visit.account is not None else visit.identification.account_id
+    contact = visit.contact.id if visit.contact is not None else None
+    return _serializer().dumps([page_id, account if visit.variant else None, contact if visit.variant else None,
+                                visit.variant, key])
+
+
+def read_visit(value: str | None) -> dict | None:
+    if not value or len(value) > 300:
+        return None
+    try:
+        page_id, account_id, contact_id, variant, key = _serializer().loads(value)
+    except (BadSignature, ValueError, TypeError):
+        return None
+    return {"page": page_id, "account": account_id, "contact": contact_id, "variant": variant, "key": key}
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+def _utm() -> dict[str, str]:
+    return {k: request.args.get(k, "")[:100] for k in UTM_KEYS if request.args.get(k)}
+
+
+def _utm_industry(utm: dict[str, str]) -> str | None:
+    for key in ("utm_industry", "utm_content", "utm_term", "utm_campaign"):
+        value = utm.get(key, "").strip().lower().replace("-", "_").replace(" ", "_")
+        if value in taxonomy.INDUSTRIES:
+            return value
+    return None
+
+
+def _identify(email: str | None = None):
+    return identification.identify(
+        token=request.args.get("t"), cookie=None if do_not_track() else request.cookies.get(COOKIE),
+        ip=request.remote_addr, email=email, utm_industry=_utm_industry(_utm()),
+        do_not_track=do_not_track(), secret_key=current_app.config["SECRET_KEY"])
+
+
+def _record(kind: str, visit: dict | None, **fields) -> None:
+    visit = visit or {}
+    tracking.record(type=kind, account_id=visit.get("account"), contact_id=visit.get("contact"),
+                    landing_page_id=visit.get("page"), variant=visit.get("variant") or "",
+                    visit=visit.get("key") or "", user_agent=request.headers.get("User-Agent", ""), **fields)
+
+
+def _finish(response: Response, *, cookie: tuple[int, int | None] | None = None) -> Response:
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "private, no-store"
+    if cookie is not None and not do_not_track():
+        response.set_cookie(COOKIE, identification.cookie_value(current_app.config["SECRET_KEY"], *cookie),
+                            max_age=COOKIE_DAYS * 86400, httponly=True, samesite="Lax",
+                            secure=current_app.config.get("SESSION_COOKIE_SECURE", False))
+    return response
+
+
+def _page_or_404(slug: str):
+    page = landing.published_page(slug) if len(slug) <= 120 else None
+    if page is None:
+        abort(404)
+    return page
+
+
+@bp.errorhandler(404)
+def _not_found_page(error):
+    """Prospects get our own plain page in words, never the staff layout or a sign-in link."""
+    return _finish(Response(render_template("public/error.html", status=404), 404))
+
+
+# --- routes ------------------------------------------------------------------------------------
+
+@bp.get("/healthz")
+def health():
+    """For load balancers (and the benchmark's hello-world): answers without touching the database."""
+    return Response("ok\n", mimetype="text/plain")
+
+
+@bp.get("/p/<slug>")
+def page(slug: str):
+    page = _page_or_404(slug)
+    ip = request.remote_addr or ""
+    token = request.args.get("t")
+    limit = current_app.config.get("TOKEN_MISS_LIMIT", 20)
+    if token and _misses().limited(ip, limit, current_app.config.get("TOKEN_MISS_WINDOW", 600)):
+        with force_locale(page.language):
+            return _finish(Response(render_template("public/error.html", status=429), 429,
+                                    {"Retry-After": "600"}))
+    ident = _identify()
+    if token and ident.rule != "token":
+        _misses().add(ip)
+    visit = landing.visit_for(page, ident, current_app.config["SECRET_KEY"])
+    key = secrets.token_urlsafe(12)
+    v = visit_id(page.id, visit, key)
+    now = _now()
+    blocks = landing.compose(page, visit, now)
+    with force_locale(page.language):
+        html = render_template("public/landing.html", page=page, visit=visit, blocks=blocks, v=v,
+                               values=landing.merge_values(visit))
+    attributed = read_visit(v)
+    utm = _utm()
+    _record("page_view", attributed, detail={"rule": ident.rule, **({"utm": utm} if utm else {})})
+    cookie = (ident.account_id, ident.contact_id) if ident.set_cookie else None
+    return _finish(Response(html), cookie=cookie)
+
+
+def _visit_for_request(page) -> tuple[dict, landing.Visit]:
+    """The visit a follow-on request belongs to: its signed v, else identify afresh."""
+    found = read_visit(request.args.get("v") or request.form.get("v"))
+    if found is not None and found["page"] == page.id:
+        ident = identification.Identification(
+            "visit", found["account"], found["contact"], trace=["signed visit id"])
+        visit = landing.visit_for(page, ident, current_app.config["SECRET_KEY"],
+                                  variant=found["variant"] or None) if found["variant"] else None
+        if visit is None or not found["variant"]:
+            visit = landing.Visit(ident, "", stage=taxonomy.stages()[0], language=page.language)
+        return found, visit
+    ident = _identify()
+    visit = landing.visit_for(page, ident, current_app.config["SECRET_KEY"])
+    v = visit_id(page.id, visit, secrets.token_urlsafe(12))
+    return read_visit(v), visit
+
+
+def _gate_section(page, asset_id: int):
+    for section in page.sections:
+        if section.kind == "gated_form" and section.settings.get("asset_id") == asset_id:
+            return section
+    return None
+
+
+@bp.get("/p/<slug>/a/<asset_slug>")
+def asset(slug: str, asset_slug: str):
+    page = _page_or_404(slug)
+    item = db.session.query(Asset).filter_by(slug=asset_slug[:120], status="published").one_or_none()
+    if item is None:
+        abort(404)
+    found, visit = _visit_for_request(page)
+    v = _serializer().dumps([found["page"], found["account"], found["contact"], found["variant"], found["key"]])
+    secret = current_app.config["SECRET_KEY"]
+    open_ = not item.gated or gating.unlocked(secret, item.id, request.args.get("k"))
+    values = landing.merge_values(visit)
+    if open_:
+        _record("asset_open", found, asset_id=item.id)
+    with force_locale(page.language):
+        html = render_template("public/asset.html", page=page, asset=item, visit=visit, v=v, open=open_,
+                               values=values, gate=_gate_section(page, item.id), k=request.args.get("k", ""),
+                               default_consent=landing.default_settings("gated_form", page.language)["consent_text"])
+    return _finish(Response(html))
+
+
+@bp.get("/p/<slug>/a/<asset_slug>/files/<int:file_id>")
+def download(slug: str, asset_slug: str, file_id: int):
+    page = _page_or_404(slug)
+    item = db.session.query(Asset).filter_by(slug=asset_slug[:120], status="published").one_or_none()
+    if item is None:
+        abort(404)
+    if item.gated and not gating.unlocked(current_app.config["SECRET_KEY"], item.id, request.args.get("k")):
+        return redirect(url_for("public.asset", slug=page.slug, asset_slug=item.slug, v=request.args.get("v")))
+    try:
+        record, path = attachments.get_file(item.id, file_id, current_app.config["UPLOAD_FOLDER"])
+    except NotFound:
+        abort(404)
+    found, _visit = _visit_for_request(page)
+    _record("asset_download", found, asset_id=item.id, detail={"file": record.filename[:200]})
+    response = send_file(path, as_attachment=True, download_name=record.filename,
+                         mimetype="application/octet-stream")
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return _finish(response)
+
+
+@bp.get("/p/<slug>/go/<int:section_id>/<stage>")
+def go(slug: str, section_id: int, stage: str):
+    """A call-to-action click: recorded, then on to the address stored for that stage (never one
+    from the query string: no open redirect)."""
+    page = _page_or_404(slug)
+    section = next((s for s in page.sections if s.id == section_id and s.kind == "cta"), None)
+    if section is None or (stage != "default" and stage not in taxonomy.stages()):
+        abort(404)
+    label, url, _which = landing.cta_choice(section.settings, stage)
+    found = read_visit(request.args.get("v"))
+    if found is None or found["page"] != page.id:
+        found = {"page": page.id}
+    _record("cta_click", found, detail={"section": section.id, "stage": stage, "label": label[:80]})
+    return _finish(redirect(url, 303))
+
+
+def _same_origin() -> bool:
+    origin = request.headers.get("Origin")
+    if not origin or origin == "null":
+        return origin != "null"
+    return urlsplit(origin).netloc == request.host
+
+
+@bp.post("/p/<slug>/form/<int:section_id>")
+@csrf.exempt  # public: no session to protect; the Origin check below stops cross-site posts
+def gate(slug: str, section_id: int):
+    page = _page_or_404(slug)
+    if section_id == 0:  # the page's own form for a gated asset reached from its recommendations
+        raw = request.form.get("asset", "")
+        item = db.session.get(Asset, int(raw)) if raw.isdigit() and len(raw) < 10 else None
+        section = None
+        consent_text = landing.default_settings("gated_form", page.language)["consent_text"]
+        if item is None or not item.gated:
+            abort(404)
+    else:
+        section = next((s for s in page.sections if s.id == section_id and s.kind == "gated_form"), None)
+        item = db.session.get(Asset, section.settings.get("asset_id")) if section is not None else None
+        consent_text = section.settings.get("consent_text", "") if section is not None else ""
+    if item is None or item.status != "published":
+        abort(404)
+    if not _same_origin():
+        abort(403)
+    found, visit = _visit_for_request(page)
+    form = request.form
+    data = gating.GateInput(email=form.get("email", ""), first_name=form.get("first_name", ""),
+                            last_name=form.get("last_name", ""), company=form.get("company", ""),
+                            title=form.get("title", ""), persona=form.get("persona", ""),
+                            consent=form.get("consent") == "yes", website=form.get("website", ""))
+    v = _serializer().dumps([found["page"], found["account"], found["contact"], found["variant"], found["key"]])
+    if data.website:  # the honeypot was filled: a bot; answer like a success, keep nothing
+        return _finish(redirect(url_for("public.asset", slug=page.slug, asset_slug=item.slug, v=v), 303))
+    with force_locale(page.language):
+        try:
+            result = gating.submit(page, item, data, consent_text, found.get("account"), _now())
+        except ValidationError as error:
+            db.session.rollback()
+            html = render_template("public/asset.html", page=page, asset=item, visit=visit, v=v, open=False,
+                                   values={}, gate=section, errors=error.errors, form=form, k="",
+                                   default_consent=consent_text)
+            return _finish(Response(html, 422))
+    contact_id = result.contact.id if result.contact is not None and not do_not_track() else None
+    account_id = result.account.id if result.account is not None else found.get("account")
+    variant = found["variant"]
+    if not variant and account_id is not None:
+        # identified by the form (DESIGN 5, the email domain): from now on in the test like anyone else
+        ident = identification.Identification("email_domain", account_id, contact_id)
+        variant = landing.visit_for(page, ident, current_app.config["SECRET_KEY"]).variant
+    attributed = dict(found, account=account_id, contact=contact_id, variant=variant)
+    _record("form_fill", attributed, asset_id=item.id,
+            detail={"section": section.id if section else 0, "consent": result.consent_recorded,
+                    "new_contact": result.created_contact})
+    v = _serializer().dumps([page.id, account_id, contact_id, variant, found["key"]])
+    target = url_for("public.asset", slug=page.slug, asset_slug=item.slug, v=v,
+                     k=gating.unlock_key(current_app.config["SECRET_KEY"], item.id))
+    cookie = (account_id, contact_id) if account_id is not None else None
+    return _finish(redirect(target, 303), cookie=cookie)
+
+
+@bp.post("/p/beacon")
+@csrf.exempt  # navigator.sendBeacon cannot send a token; the signed visit id is the proof
+def beacon():
+    found = read_visit(request.form.get("v"))
+    if found is None:
+        return Response(status=204)
+    try:
+        seconds = min(max(float(request.form.get("s", "0")), 0.0), 4 * 3600.0)
+    except ValueError:
+        return Response(status=204)
+    asset_id = request.form.get("a", "")
+    _record("time_on_page", found, value=round(seconds, 1),
+            asset_id=int(asset_id) if asset_id.isdigit() and len(asset_id) < 10 else None)
+    return Response(status=204)
+
+
+def init_app(app) -> None:
+    app.register_blueprint(bp)
