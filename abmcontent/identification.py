@@ -16,14 +16,16 @@ import hashlib
 import hmac
 import ipaddress
 import secrets
+import time
 import weakref
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from abmcontent import accounts, taxonomy
 from abmcontent.errors import NotFound, PermissionDenied
@@ -98,12 +100,22 @@ def links_for(account_id: int) -> list[PersonalUrl]:
                                    .order_by(PersonalUrl.created_at.desc(), PersonalUrl.id.desc())))
 
 
-def resolve_token(token: str) -> PersonalUrl | None:
-    """The live link for a token, or None for anything else (unknown, changed, revoked, malformed)."""
+@lru_cache(maxsize=1)
+def _token_lookup():
+    """Built once: constructing a statement costs more than SQLite takes to run it."""
+    return (select(PersonalUrl.id, PersonalUrl.hint, PersonalUrl.account_id, PersonalUrl.contact_id,
+                   PersonalUrl.landing_page_id, PersonalUrl.revoked_at, PersonalUrl.token_hash)
+            .where(PersonalUrl.token_hash == bindparam("digest")))
+
+
+def resolve_token(token: str):
+    """The live link for a token (a row: id, hint, account_id, contact_id, landing_page_id), or
+    None for anything else (unknown, changed, revoked, malformed). One indexed lookup, no ORM
+    object: it runs on every personalized page view."""
     if not token or len(token) > 64:
         return None
     digest = hash_token(token)
-    link = db.session.scalar(select(PersonalUrl).where(PersonalUrl.token_hash == digest))
+    link = db.session.connection().execute(_token_lookup(), {"digest": digest}).first()
     if link is None or link.revoked_at is not None or not hmac.compare_digest(link.token_hash, digest):
         return None
     return link
@@ -164,23 +176,30 @@ def build_range_index(rows) -> RangeIndex:
 
 
 # engine → (stamp, index): per live database, so a test's fresh database never sees another's
-_ranges: "weakref.WeakKeyDictionary[object, tuple[tuple, RangeIndex]]" = weakref.WeakKeyDictionary()
+_ranges: "weakref.WeakKeyDictionary[object, tuple[tuple, RangeIndex, float]]" = weakref.WeakKeyDictionary()
 
 
-def range_index() -> RangeIndex:
-    """Rebuilt when accounts change (the newest update time and count are the key)."""
-    stamp = tuple(db.session.execute(select(func.max(Account.updated_at), func.count(Account.id))).one())
+def range_index(max_age: float = 0.0) -> RangeIndex:
+    """Rebuilt when accounts change (the newest update time and count are the key). The check
+    itself counts the accounts, so public pages pass max_age (PUBLIC_CACHE_SECONDS): within it
+    the index is trusted unchecked, and a range added is live within that many seconds."""
     cached = _ranges.get(db.engine)
+    now = time.monotonic()
+    if cached is not None and now - cached[2] < max_age:
+        return cached[1]
+    stamp = tuple(db.session.execute(select(func.max(Account.updated_at), func.count(Account.id))).one())
     if cached is not None and cached[0] == stamp:
+        _ranges[db.engine] = (stamp, cached[1], now)
         return cached[1]
     rows = db.session.execute(select(Account.id, Account.ip_ranges).where(Account.ip_ranges != [])).all()
     index = build_range_index(rows)
-    _ranges[db.engine] = (stamp, index)
+    _ranges[db.engine] = (stamp, index, now)
     return index
 
 
 def identify(*, token: str | None, cookie: str | None, ip: str | None, email: str | None,
-             utm_industry: str | None, do_not_track: bool, secret_key: str) -> Identification:
+             utm_industry: str | None, do_not_track: bool, secret_key: str,
+             ranges_max_age: float = 0.0) -> Identification:
     trace: list[str] = []
     if token:
         link = resolve_token(token)
@@ -193,11 +212,11 @@ def identify(*, token: str | None, cookie: str | None, ip: str | None, email: st
                                   set_cookie=not do_not_track)
         trace.append(_l("link token not recognised: treated as no token"))
     found = read_cookie(secret_key, cookie)
-    if found and db.session.get(Account, found[0]) is not None:
+    if found and db.session.execute(select(Account.id).where(Account.id == found[0])).first() is not None:
         trace.append(_l("signed visitor cookie → account %(account)s", account=found[0]))
         return Identification("cookie", found[0], None if do_not_track else found[1], trace=trace)
     if ip:
-        hit = range_index().lookup(ip)
+        hit = range_index(ranges_max_age).lookup(ip)
         if hit:
             trace.append(_l("IP %(ip)s is in %(range)s → account %(account)s", ip=ip, range=hit[1], account=hit[0]))
             return Identification("ip", hit[0], None, trace=trace)

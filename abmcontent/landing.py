@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime
 
 from flask_babel import gettext as _
@@ -464,6 +465,32 @@ def consumed(visit: Visit) -> frozenset[int]:
     rows = db.session.scalars(select(EngagementEvent.asset_id).where(
         who, EngagementEvent.type.in_(CONSUMED), EngagementEvent.asset_id.is_not(None)).distinct())
     return frozenset(rows)
+
+
+@lru_cache(maxsize=2)
+def _stamp_query(with_contact: bool):
+    """Built once per shape: constructing a statement costs more than SQLite takes to run it."""
+    from sqlalchemy import bindparam, func, literal
+
+    if with_contact:
+        contact_changed = (select(Contact.updated_at)
+                           .where(Contact.id == bindparam("contact"), Contact.account_id == Account.id)
+                           .scalar_subquery())
+        who = EngagementEvent.contact_id == bindparam("contact")
+    else:
+        contact_changed = literal(None)
+        who = EngagementEvent.account_id == bindparam("account")
+    newest = select(func.max(EngagementEvent.id)).where(who, EngagementEvent.type.in_(CONSUMED)).scalar_subquery()
+    return select(Account.updated_at, Account.owner_id, contact_changed, newest).where(Account.id == bindparam("account"))
+
+
+def visitor_stamp(account_id: int, contact_id: int | None) -> tuple | None:
+    """What a personalized page depends on for one visitor, in one query: the account's and the
+    contact's last change, the owner, and the newest asset they consumed. None when the account
+    is gone. A cached page for this visitor is good while the stamp is unchanged."""
+    row = db.session.connection().execute(_stamp_query(contact_id is not None),
+                                          {"account": account_id, "contact": contact_id}).first()
+    return tuple(row) if row is not None else None
 
 
 def merge_values(visit: Visit) -> dict[str, str]:

@@ -789,7 +789,7 @@ _cache: "weakref.WeakKeyDictionary[object, tuple[tuple, Index]]" = weakref.WeakK
 _cache_lock = threading.Lock()
 
 
-def _library_signature() -> tuple:
+def library_signature() -> tuple:
     """What changes whenever the published library does: one cheap aggregate query."""
     from sqlalchemy import func, select
 
@@ -809,7 +809,7 @@ def index_for_app() -> Index:
     from abmcontent.extensions import db
 
     engine = db.engine
-    signature = _library_signature()
+    signature = library_signature()
     cached = _cache.get(engine)
     if cached is not None and cached[0] == signature:
         return cached[1]

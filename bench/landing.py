@@ -411,6 +411,8 @@ def main() -> None:
             if name_ != "hello":
                 figures[f"{name_}_vs_hello"] = round(r["requests_per_s"] / hello, 3) if hello else 0.0
         figures["distinct_personalized_urls"] = runs["personalized"]["distinct_paths"]
+        # below ~1, nearly every personalized view was that visitor's first (nothing of theirs cached yet)
+        figures["personalized_views_per_url"] = round(runs["personalized"]["requests"] / len(paths), 2)
         figures["personalized_urls_in_control"] = sum(link["control"] for link in links)
         figures["personalized_check"] = personal
         figures["errors"] = sum(r["errors"] for r in runs.values())
@@ -429,8 +431,9 @@ def main() -> None:
             ratio = figures.get(f"{name_}_vs_hello", 1.0)
             print(f"{name_:<14}{figures[name_ + '_rps']:>10,.1f}{figures[name_ + '_p50_ms']:>10.2f}"
                   f"{figures[name_ + '_p99_ms']:>10.2f}{ratio:>10.3f}{figures[name_ + '_errors']:>8}")
-        print(f"personalized: {figures['distinct_personalized_urls']} distinct URLs "
-              f"({figures['personalized_urls_in_control']} of them in the 10% control group)")
+        print(f"personalized: {figures['distinct_personalized_urls']} distinct URLs answered, "
+              f"{figures['personalized_views_per_url']} views per URL; {figures['personalized_urls_in_control']} "
+              f"of the {len(paths)} URLs fall in the 10% control group")
         print(f"recommend (in-process, {RECOMMEND_CALLS:,} calls): p50 {figures['recommend_p50_ms']} ms, "
               f"p95 {figures['recommend_p95_ms']} ms (Index.recommend alone: p95 "
               f"{figures['recommend_only_p95_ms']} ms)")

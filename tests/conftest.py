@@ -32,7 +32,9 @@ def _config(tmp_path: Path, database_url: str, **overrides) -> dict:
     return {
         "TESTING": True, "SECRET_KEY": "test-secret", "SQLALCHEMY_DATABASE_URI": database_url,
         "instance_path": str(instance), "UPLOAD_FOLDER": str(instance / "uploads"),
-        "WTF_CSRF_ENABLED": False, "MAIL_URL": f"outbox://{instance / 'outbox'}", **overrides,
+        "WTF_CSRF_ENABLED": False, "MAIL_URL": f"outbox://{instance / 'outbox'}",
+        "PUBLIC_CACHE_SECONDS": 0,  # every change shows on the next request; test_public covers the cache
+        **overrides,
     }
 
 

@@ -25,6 +25,9 @@ class EngagementEvent(db.Model):
         Index("ix_engagement_events_contact_time", "contact_id", "occurred_at"),
         Index("ix_engagement_events_page_variant", "landing_page_id", "variant", "type"),
         Index("ix_engagement_events_visit", "visit"),
+        # "what has this contact (account) consumed lately": a covering seek per event type
+        Index("ix_engagement_events_contact_type", "contact_id", "type", "id"),
+        Index("ix_engagement_events_account_type", "account_id", "type", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

@@ -61,7 +61,7 @@ def init_app(app: Flask) -> None:
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Content-Security-Policy", CSP)
-        if current_user and getattr(current_user, "is_authenticated", False):
+        if request.blueprint != "public" and current_user and getattr(current_user, "is_authenticated", False):
             response.headers.setdefault("Cache-Control", "private, no-store")
         return response
 

@@ -43,6 +43,8 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_engagement_events_occurred_at'), ['occurred_at'], unique=False)
         batch_op.create_index('ix_engagement_events_page_variant', ['landing_page_id', 'variant', 'type'], unique=False)
         batch_op.create_index('ix_engagement_events_visit', ['visit'], unique=False)
+        batch_op.create_index('ix_engagement_events_contact_type', ['contact_id', 'type', 'id'], unique=False)
+        batch_op.create_index('ix_engagement_events_account_type', ['account_id', 'type', 'id'], unique=False)
 
     op.create_table('landing_pages',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -92,6 +94,8 @@ def downgrade():
     op.drop_table('landing_sections')
     op.drop_table('landing_pages')
     with op.batch_alter_table('engagement_events', schema=None) as batch_op:
+        batch_op.drop_index('ix_engagement_events_account_type')
+        batch_op.drop_index('ix_engagement_events_contact_type')
         batch_op.drop_index('ix_engagement_events_visit')
         batch_op.drop_index('ix_engagement_events_page_variant')
         batch_op.drop_index(batch_op.f('ix_engagement_events_occurred_at'))

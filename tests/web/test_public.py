@@ -349,3 +349,50 @@ def test_tracking_keeps_answering_and_loses_nothing_while_the_events_table_is_un
         db.session.commit()
     assert len(_events(app, "time_on_page")) == 5 and len(_events(app, "cta_click")) == 1
     assert tracking.pending(app)["spool_files"] == 0
+
+
+# --- the page cache ----------------------------------------------------------------------------
+
+def test_a_visitors_next_view_is_served_from_the_cache_until_their_account_changes(app, client):
+    from abmcontent.web.public import _cache
+
+    app.config["PUBLIC_CACHE_SECONDS"] = 60
+    page, acct, contact, token = _setup()
+    with app.test_request_context():
+        cache = _cache()
+    first = client.get(f"/p/{page.slug}?t={token}").get_data(as_text=True)
+    second = client.get(f"/p/{page.slug}?t={token}").get_data(as_text=True)
+    assert (cache.misses, cache.hits) == (1, 1)
+    assert _without_visit_ids(first) == _without_visit_ids(second) and _visit_param(first) != _visit_param(second)
+    acct.name = "Harborview Bank & Trust"
+    acct.updated_at = NOW.replace(year=2027)
+    db.session.commit()
+    assert "Harborview Bank &amp; Trust" in client.get(f"/p/{page.slug}?t={token}").get_data(as_text=True)
+    assert len(_events(app, "page_view")) == 3  # every view is recorded, cached or not
+
+
+def test_an_asset_read_drops_it_from_the_next_cached_view(app, client):
+    app.config["PUBLIC_CACHE_SECONDS"] = 60
+    page, acct, contact, token = _setup()
+    user = make_user("marketer")
+    asset = make_asset(user, status="published", stages=["consideration"], personas=["technical_evaluator"],
+                       title="Migration guide")
+    html = client.get(f"/p/{page.slug}?t={token}").get_data(as_text=True)
+    assert "Migration guide" in html
+    href = re.search(r'href="(/p/welcome/a/%s[^"]*)"' % asset.slug, html).group(1).replace("&amp;", "&")
+    client.get(href)
+    tracking.flush(app)
+    assert "Migration guide" not in client.get(f"/p/{page.slug}?t={token}").get_data(as_text=True)
+
+
+def test_page_edits_reach_cached_pages_within_the_configured_seconds(app, client):
+    import time
+
+    app.config["PUBLIC_CACHE_SECONDS"] = 0.3
+    user = make_user("marketer")
+    page = make_landing_page(user)
+    assert "growing teams" in client.get("/p/welcome").get_data(as_text=True)
+    hero = page.sections[0]
+    landing.update_section(page.id, hero.id, {"headline": "Spring edition", "text": ""}, user, NOW.replace(year=2027))
+    time.sleep(0.35)
+    assert "Spring edition" in client.get("/p/welcome").get_data(as_text=True)
