@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from datetime import datetime
 
 from flask_babel import gettext as _
@@ -500,23 +500,35 @@ def merge_values(visit: Visit) -> dict[str, str]:
     return merge_fields.values_for(visit.account, visit.contact, visit.account.owner)
 
 
+class _Context:
+    """What every section of one page view shares, each part fetched once and only if needed."""
+
+    def __init__(self, page: LandingPage, visit: Visit, now: datetime) -> None:
+        self.page, self.visit, self.now = page, visit, now
+        self.values = merge_values(visit)
+
+    @cached_property
+    def seen(self) -> frozenset[int]:
+        return consumed(self.visit) if self.visit.personalized else frozenset()
+
+    @cached_property
+    def index(self) -> matching.Index:
+        return matching.index_for_app()
+
+
 def compose(page: LandingPage, visit: Visit, now: datetime) -> list[Block]:
-    values = merge_values(visit)
-    seen = consumed(visit) if visit.personalized else frozenset()
-    blocks = []
-    for section in page.sections:
-        compose_one = _COMPOSERS[section.kind]
-        blocks.append(compose_one(section, page, visit, values, seen, now))
-    return blocks
+    ctx = _Context(page, visit, now)
+    return [_COMPOSERS[section.kind](section, ctx) for section in page.sections]
 
 
-def _hero(section, page, visit, values, seen, now) -> Block:
+def _hero(section, ctx: _Context) -> Block:
+    visit = ctx.visit
     settings = section.settings
-    data = {"headline": merge_fields.render(settings.get("headline", ""), values),
-            "text": settings.get("text", ""), "values": values}
+    data = {"headline": merge_fields.render(settings.get("headline", ""), ctx.values),
+            "text": settings.get("text", ""), "values": ctx.values}
     if visit.personalized:
         filled = sorted({f.name for f in merge_fields.fields_in(settings.get("headline", "") + settings.get("text", ""))
-                         if values.get(f.name)})
+                         if ctx.values.get(f.name)})
         why = [_("merge fields filled for %(account)s: %(fields)s", account=visit.account.name,
                  fields=", ".join(filled) or "—")]
     else:
@@ -535,28 +547,30 @@ def _request(visit: Visit, settings: dict, limit: int, exclude=frozenset(), type
                             limit=limit, types=types)
 
 
-def _recommended(section, page, visit, values, seen, now) -> Block:
+def _recommended(section, ctx: _Context) -> Block:
+    visit = ctx.visit
     settings = section.settings
-    request = _request(visit, settings, int(settings.get("count") or 3), exclude=seen)
-    picks = matching.index_for_app().recommend(request, now)
+    request = _request(visit, settings, int(settings.get("count") or 3), exclude=ctx.seen)
+    picks = ctx.index.recommend(request, ctx.now)
     why = [_("asked for stage %(stage)s, persona %(persona)s, industry %(industry)s, language %(language)s",
              stage=taxonomy.label("stage", request.stage) if request.stage else "—",
              persona=taxonomy.label("persona", request.persona) if request.persona else "—",
              industry=taxonomy.label("industry", request.industry) if request.industry else "—",
              language=taxonomy.label("language", request.language) if request.language else "—")]
-    if seen:
-        why.append(_("left out %(count)d assets already read", count=len(seen)))
+    if ctx.seen:
+        why.append(_("left out %(count)d assets already read", count=len(ctx.seen)))
     if not picks:
         why.append(_("nothing published fits yet"))
     return Block(section, {"heading": settings.get("heading", ""), "picks": picks}, why, shown=bool(picks))
 
 
-def _case_study(section, page, visit, values, seen, now) -> Block:
+def _case_study(section, ctx: _Context) -> Block:
+    visit = ctx.visit
     settings = section.settings
-    request = _request(visit, {"stage": ""}, 1, exclude=seen, types=frozenset({"case_study"}))
+    request = _request(visit, {"stage": ""}, 1, exclude=ctx.seen, types=frozenset({"case_study"}))
     request = matching.Request(industry=request.industry, language=request.language, context=request.context,
                                exclude=request.exclude, limit=1, types=request.types)
-    picks = matching.index_for_app().recommend(request, now)
+    picks = ctx.index.recommend(request, ctx.now)
     pick = picks[0] if picks else None
     if pick is None:
         why = [_("no published case study")]
@@ -571,7 +585,8 @@ def _case_study(section, page, visit, values, seen, now) -> Block:
     return Block(section, {"heading": settings.get("heading", ""), "pick": pick}, why, shown=pick is not None)
 
 
-def _owner_card(section, page, visit, values, seen, now) -> Block:
+def _owner_card(section, ctx: _Context) -> Block:
+    visit = ctx.visit
     settings = section.settings
     owner = visit.account.owner if visit.personalized and visit.account is not None else None
     if owner is not None and owner.active:
@@ -595,7 +610,8 @@ def cta_choice(settings: dict, stage: str) -> tuple[str, str, str]:
     return settings.get("default_label", ""), settings.get("default_url", ""), ""
 
 
-def _cta(section, page, visit, values, seen, now) -> Block:
+def _cta(section, ctx: _Context) -> Block:
+    visit = ctx.visit
     settings = section.settings
     label, url, which = cta_choice(settings, visit.stage)
     if which:
@@ -607,13 +623,14 @@ def _cta(section, page, visit, values, seen, now) -> Block:
                  why)
 
 
-def _gated_form(section, page, visit, values, seen, now) -> Block:
+def _gated_form(section, ctx: _Context) -> Block:
+    visit = ctx.visit
     settings = section.settings
     asset = db.session.get(Asset, settings["asset_id"]) if settings.get("asset_id") else None
     if asset is None or asset.status != "published":
         return Block(section, {}, [_("hidden: the asset it unlocks is not published")], shown=False)
     why = [_("unlocks “%(title)s”", title=asset.title)]
-    if asset.id in seen:
+    if asset.id in ctx.seen:
         why.append(_("this visitor already has it"))
     return Block(section, {"heading": settings.get("heading", ""), "asset": asset,
                            "button": settings.get("button", ""), "consent_text": settings.get("consent_text", "")},

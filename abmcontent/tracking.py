@@ -40,10 +40,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 from flask import Flask, current_app
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError, StatementError
 
 from abmcontent.extensions import db
 from abmcontent.models.engagement import EVENT_TYPES, EngagementEvent
@@ -53,7 +53,8 @@ log = logging.getLogger(__name__)
 TABLE = EngagementEvent.__table__
 _TYPES = frozenset(EVENT_TYPES)
 _FIELDS = frozenset(c.name for c in TABLE.columns if c.name not in ("id", "type"))
-_LIMITS = {c.name: c.type.length for c in TABLE.columns if getattr(c.type, "length", None)}
+_LIMITS = {c.name: c.type.length for c in TABLE.columns
+           if getattr(c.type, "length", None) and c.name != "type"}
 # Every row gets every column (executemany needs one shape); None for non-null strings → default.
 _DEFAULTS = {c.name: (c.default.arg if c.default is not None and c.default.is_scalar else None)
              for c in TABLE.columns if c.name != "id"}
@@ -94,21 +95,18 @@ class Recorder:
     def record(self, type_: str, row: dict[str, Any]) -> str:
         if not row.keys() <= _FIELDS:
             raise TypeError(f"unknown engagement event fields: {sorted(row.keys() - _FIELDS)}")
+        for name in _LIMITS.keys() & row.keys():  # visitor-sent text: bounded, and no NUL (PostgreSQL)
+            value = row[name]
+            if value.__class__ is str and (len(value) > _LIMITS[name] or "\x00" in value):
+                row[name] = value.replace("\x00", "")[:_LIMITS[name]]
         row["type"] = type_
         if not row.get("key"):
-            row["key"] = uuid.uuid4().hex
+            row["key"] = os.urandom(16).hex()  # what uuid4().hex holds (128 random bits), 4x cheaper
         when = row.get("occurred_at")
         if when is None:
             row["occurred_at"] = datetime.now(timezone.utc)
         elif not isinstance(when, datetime) or when.tzinfo is None:
             raise ValueError("occurred_at must be an aware datetime")
-        for name, value in row.items():
-            if value.__class__ is str and name in _LIMITS:
-                clean = value.replace("\x00", "") if "\x00" in value else value  # PostgreSQL refuses NUL
-                if len(clean) > _LIMITS[name]:
-                    clean = clean[:_LIMITS[name]]
-                if clean is not value:
-                    row[name] = clean
         if self.pid != os.getpid():
             self._reset()
         if len(self.queue) >= self.queue_max:
@@ -148,7 +146,7 @@ class Recorder:
                             self._write(self._take(BATCH))
                     if len(self.queue) >= BATCH and now >= self.retry_at:
                         continue  # a busy second: no pause between full batches
-                elif now - idle_since > IDLE_EXIT:
+                elif now - idle_since > IDLE_EXIT and not self.failures:  # else: stay to replay
                     with self.start_lock:
                         self.running = False
                         if not self.queue:
@@ -185,7 +183,7 @@ class Recorder:
         finally:
             self.inflight = []
         if self.failures:  # the database is back: replay what was spooled meanwhile
-            self.failures, self.next_scan = 0, 0.0
+            self.failures, self.retry_at, self.next_scan = 0, 0.0, 0.0
         return stored
 
     def _insert(self, rows: list[dict[str, Any]]) -> int:
@@ -217,13 +215,15 @@ class Recorder:
             return True
         path = os.path.join(self.spool, f"{prefix}-{os.getpid()}-{uuid.uuid4().hex}.jsonl")
         try:
-            os.makedirs(self.spool, exist_ok=True)
-            with open(path + ".tmp", "w", encoding="utf-8") as out:
+            os.makedirs(self.spool, mode=0o700, exist_ok=True)  # visitor data: owner only
+            fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
                 out.writelines(json.dumps(row, default=_json_default, ensure_ascii=False) + "\n"
                                for row in rows)
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(path + ".tmp", path)
+            self.next_scan = 0.0  # replay it as soon as the database takes writes
             return True
         except OSError:
             log.exception("tracking: could not write spool file %s", path)
@@ -239,9 +239,9 @@ class Recorder:
         try:
             names = sorted(os.listdir(self.spool))
         except FileNotFoundError:
-            return 0
+            names = []
         me, stored = os.getpid(), 0
-        for name in names:  # a replay cut short by a dead process: give its file back
+        for name in list(names):  # a replay cut short by a dead process: give its file back
             base, _, pid = name.rpartition(".replaying-")
             if base and pid.isdigit() and int(pid) != me and not _alive(int(pid)):
                 _rename(os.path.join(self.spool, name), os.path.join(self.spool, base))
@@ -270,17 +270,19 @@ class Recorder:
             except Exception as exc:  # the database is unwell: the file waits for the next try
                 _rename(claimed, path)
                 self._failed(exc, len(rows))
-                break
+                return stored
             os.remove(claimed)
+        if deadline is None or time.monotonic() <= deadline:
+            self.failures, self.retry_at = 0, 0.0  # nothing of ours waits for the database now
         return stored
 
     def _row_problem(self, exc: Exception) -> bool:
         """Did the database refuse the data (not fail as a whole)? Then rows go one by one."""
-        if isinstance(exc, (IntegrityError, DataError)):
+        if isinstance(exc, (sa_exc.IntegrityError, sa_exc.DataError)):
             return True
-        if isinstance(exc, StatementError) and not isinstance(exc, DBAPIError):
+        if isinstance(exc, sa_exc.StatementError) and not isinstance(exc, sa_exc.DBAPIError):
             return True  # a value our side could not bind
-        if isinstance(exc, ProgrammingError):  # a bad value, or PostgreSQL's missing table?
+        if isinstance(exc, sa_exc.ProgrammingError):  # a bad value, or PostgreSQL's missing table?
             try:
                 with self.app.app_context(), db.engine.begin() as conn:
                     conn.execute(select(TABLE.c.id).limit(0))
@@ -383,7 +385,7 @@ def _recorder(app: Flask | None) -> Recorder:
     return recorder if recorder is not None else init_app(app)
 
 
-def record(type: str, *, app: Flask | None = None, **fields: Any) -> str:  # noqa: A002 (named after the column)
+def record(type: str, *, app: Flask | None = None, **fields: Any) -> str:
     """Queue one engagement event and return its key at once; the writer thread stores it.
 
     ``fields`` are EngagementEvent columns (account_id, contact_id, asset_id, landing_page_id,
@@ -404,6 +406,16 @@ def flush(app: Flask | None = None, timeout: float = 10.0) -> int:
 def pending(app: Flask | None = None) -> dict[str, int]:
     """For operators: events waiting in memory, spool files waiting, rejected files to look at."""
     return _recorder(app).pending()
+
+
+def _after_fork() -> None:
+    """In a forked child (a gunicorn worker): fresh queue, locks and writer for every recorder."""
+    for recorder in list(_recorders):
+        recorder._reset()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
 
 
 @atexit.register

@@ -295,20 +295,18 @@ def page(slug: str):
 
 
 def _visit_for_request(page) -> tuple[dict, landing.Visit]:
-    """The visit a follow-on request belongs to: its signed v, else identify afresh."""
+    """The visit a follow-on request (an asset, a download, the form) belongs to: the signed visit
+    id its link carried, else the visitor identified afresh as on the page itself."""
+    secret = current_app.config["SECRET_KEY"]
     found = read_visit(request.args.get("v") or request.form.get("v"))
-    if found is not None and found["page"] == page.id:
-        ident = identification.Identification(
-            "visit", found["account"], found["contact"], trace=["signed visit id"])
-        visit = landing.visit_for(page, ident, current_app.config["SECRET_KEY"],
-                                  variant=found["variant"] or None) if found["variant"] else None
-        if visit is None or not found["variant"]:
-            visit = landing.Visit(ident, "", stage=taxonomy.stages()[0], language=page.language)
+    if found is None or found["page"] != page.id:
+        visit = landing.visit_for(page, _identify(), secret)
+        found = read_visit(visit_id(page.id, visit, secrets.token_urlsafe(12)))
         return found, visit
-    ident = _identify()
-    visit = landing.visit_for(page, ident, current_app.config["SECRET_KEY"])
-    v = visit_id(page.id, visit, secrets.token_urlsafe(12))
-    return read_visit(v), visit
+    ident = identification.Identification("visit", found["account"], found["contact"])
+    if found["variant"]:  # the group it was put in on the page stays for the whole visit
+        return found, landing.visit_for(page, ident, secret, variant=found["variant"])
+    return found, landing.Visit(ident, "", stage=taxonomy.stages()[0], language=page.language)
 
 
 def _gate_section(page, asset_id: int):
@@ -351,8 +349,8 @@ def download(slug: str, asset_slug: str, file_id: int):
     except NotFound:
         abort(404)
     found, _visit = _visit_for_request(page)
-    _record("asset_download", found, asset_id=item.id, detail={"file": record.filename[:200]})
-    response = send_file(path, as_attachment=True, download_name=record.filename,
+    _record("asset_download", found, asset_id=item.id, detail={"file": record.original_name[:200]})
+    response = send_file(path, as_attachment=True, download_name=record.original_name,
                          mimetype="application/octet-stream")
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return _finish(response)

@@ -396,3 +396,24 @@ def test_page_edits_reach_cached_pages_within_the_configured_seconds(app, client
     landing.update_section(page.id, hero.id, {"headline": "Spring edition", "text": ""}, user, NOW.replace(year=2027))
     time.sleep(0.35)
     assert "Spring edition" in client.get("/p/welcome").get_data(as_text=True)
+
+
+def test_a_download_from_an_unlocked_asset_is_recorded_and_served_as_an_attachment(app, client):
+    import io
+
+    from abmcontent import attachments, gating
+
+    user = make_user("marketer")
+    page, section, asset = _gated_page(user)
+    stored = attachments.attach(asset.id, "blueprint.pdf", io.BytesIO(b"%PDF-1.4 blueprint"), user, NOW,
+                                app.config["UPLOAD_FOLDER"], (".pdf",), 1_000_000)
+    url = f"/p/{page.slug}/a/{asset.slug}/files/{stored.id}"
+    locked = client.get(url)
+    assert locked.status_code == 302 and f"/a/{asset.slug}" in locked.headers["Location"]
+    key = gating.unlock_key(app.config["SECRET_KEY"], asset.id)
+    response = client.get(url, query_string={"k": key})
+    assert response.status_code == 200 and response.data == b"%PDF-1.4 blueprint"
+    assert response.headers["Content-Disposition"].startswith("attachment")
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    [event] = _events(app, "asset_download")
+    assert event.asset_id == asset.id and event.detail["file"] == "blueprint.pdf"
