@@ -248,6 +248,20 @@ def test_a_full_queue_spools_the_overflow_instead_of_growing(app):
     assert spool_files(app) == []
 
 
+def test_the_spool_folder_is_a_setting_and_is_created_when_needed(app, tmp_path):
+    folder = tmp_path / "elsewhere" / "spool"
+    app.config["TRACKING_SPOOL"] = str(folder)
+    tracking.init_app(app)
+    hide_table()
+    key = tracking.record("form_fill", contact_id=9)
+    tracking.flush()
+    assert [name.startswith("events-") for name in os.listdir(folder)] == [True]
+    assert oct(folder.stat().st_mode & 0o777) == oct(0o700)
+    restore_table()
+    tracking.flush()
+    assert stored_keys() == [key] and os.listdir(folder) == []
+
+
 def test_programming_errors_raise(app):
     with pytest.raises(ValueError, match="unknown engagement event type"):
         tracking.record("page_veiw")
