@@ -29,6 +29,10 @@ def create_app(config: dict | None = None) -> Flask:
 
     from abmcontent.models.base import include_object, render_item
 
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # a server database may drop idle connections: test each on checkout. An embedded SQLite
+        # file cannot, and that extra SELECT 1 would be a tenth of a landing page's time.
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True, **app.config["SQLALCHEMY_ENGINE_OPTIONS"]}
     extensions.db.init_app(app)
     extensions.migrate.init_app(app, extensions.db, directory=str(PROJECT_ROOT / "migrations"),
                                 render_as_batch=True, compare_type=True,

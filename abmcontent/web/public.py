@@ -18,10 +18,10 @@ from collections import OrderedDict, deque
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, Response, abort, current_app, redirect, render_template, request,
+from flask import (Blueprint, Response, abort, current_app, g, redirect, render_template, request,
                    send_file, url_for)
 from flask_babel import force_locale
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature, Signer
 
 from abmcontent import attachments, gating, identification, landing, matching, taxonomy, tracking
 from abmcontent.errors import NotFound, ValidationError
@@ -41,7 +41,10 @@ def _now() -> datetime:
 
 
 def do_not_track() -> bool:
-    return request.headers.get("DNT") == "1" or request.headers.get("Sec-GPC") == "1"
+    dnt = getattr(g, "abm_dnt", None)
+    if dnt is None:
+        dnt = g.abm_dnt = request.headers.get("DNT") == "1" or request.headers.get("Sec-GPC") == "1"
+    return dnt
 
 
 # --- repeated token misses ---------------------------------------------------------------------
@@ -77,31 +80,50 @@ def _misses() -> MissCounter:
 
 # --- the signed visit id -----------------------------------------------------------------------
 
-def _serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=VISIT_SALT)
+_VARIANTS = {"personalized": "p", "control": "c", "": "a"}
+_VARIANT_OF = {code: name for name, code in _VARIANTS.items()}
+
+
+def _signer() -> Signer:
+    signer = current_app.extensions.get("abm_visit_signer")
+    if signer is None:
+        signer = current_app.extensions.setdefault(
+            "abm_visit_signer", Signer(current_app.config["SECRET_KEY"], salt=VISIT_SALT))
+    return signer
+
+
+def sign_visit(page_id: int, account_id: int | None, contact_id: int | None, variant: str, key: str) -> str:
+    """page.account.contact.group.key, signed: links carry it so a click, an asset opened or a
+    beacon is attributed to the visit without a cookie, and nobody can claim another visit."""
+    return _signer().sign(f"{page_id}.{account_id or ''}.{contact_id or ''}.{_VARIANTS[variant]}.{key}").decode()
 
 
 def visit_id(page_id: int, visit: landing.Visit, key: str) -> str:
     account = visit.account.id if visit.account is not None else visit.identification.account_id
     contact = visit.contact.id if visit.contact is not None else None
-    return _serializer().dumps([page_id, account if visit.variant else None, contact if visit.variant else None,
-                                visit.variant, key])
+    return sign_visit(page_id, account if visit.variant else None, contact if visit.variant else None,
+                      visit.variant, key)
 
 
 def read_visit(value: str | None) -> dict | None:
-    if not value or len(value) > 300:
+    if not value or len(value) > 200:
         return None
     try:
-        page_id, account_id, contact_id, variant, key = _serializer().loads(value)
-    except (BadSignature, ValueError, TypeError):
+        page_id, account_id, contact_id, variant, key = _signer().unsign(value).decode().split(".")
+        return {"page": int(page_id), "account": int(account_id) if account_id else None,
+                "contact": int(contact_id) if contact_id else None, "variant": _VARIANT_OF[variant], "key": key}
+    except (BadSignature, ValueError, KeyError):
         return None
-    return {"page": page_id, "account": account_id, "contact": contact_id, "variant": variant, "key": key}
+
+
+def _again(found: dict) -> str:
+    return sign_visit(found["page"], found["account"], found["contact"], found["variant"], found["key"])
 
 
 # --- helpers -----------------------------------------------------------------------------------
 
 def _utm() -> dict[str, str]:
-    return {k: request.args.get(k, "")[:100] for k in UTM_KEYS if request.args.get(k)}
+    return {k: v[:100] for k, v in request.args.items() if v and k in UTM_KEYS}
 
 
 def _utm_industry(utm: dict[str, str]) -> str | None:
@@ -251,10 +273,12 @@ def page(slug: str):
             return _finish(Response(render_template("public/error.html", status=429), 429,
                                     {"Retry-After": "600"}))
     secret = current_app.config["SECRET_KEY"]
+    utm = _utm()
+    dnt = do_not_track()
+    had = None if dnt else request.cookies.get(COOKIE)
     ident = identification.identify(
-        token=token, cookie=None if do_not_track() else request.cookies.get(COOKIE), ip=ip or None,
-        email=None, utm_industry=_utm_industry(_utm()), do_not_track=do_not_track(), secret_key=secret,
-        ranges_max_age=_max_age())
+        token=token, cookie=had, ip=ip or None, email=None, utm_industry=_utm_industry(utm),
+        do_not_track=dnt, secret_key=secret, ranges_max_age=_max_age())
     if token and ident.rule != "token":
         _misses().add(ip)
 
@@ -286,11 +310,12 @@ def page(slug: str):
                                    values=landing.merge_values(visit))
         cache.put(key, stamp, html)
     visit_key = secrets.token_urlsafe(12)
-    v = _serializer().dumps([info.id, account_id, contact_id, variant, visit_key])
-    utm = _utm()
+    v = sign_visit(info.id, account_id, contact_id, variant, visit_key)
     _record("page_view", {"page": info.id, "account": account_id, "contact": contact_id, "variant": variant,
                           "key": visit_key}, detail={"rule": ident.rule, **({"utm": utm} if utm else {})})
-    cookie = (ident.account_id, ident.contact_id) if ident.set_cookie else None
+    cookie = None
+    if ident.set_cookie and identification.read_cookie(secret, had) != (ident.account_id, ident.contact_id):
+        cookie = (ident.account_id, ident.contact_id)  # new, or someone else's: (re)set it
     return _finish(Response(html.replace(PLACEHOLDER, v)), cookie=cookie)
 
 
@@ -323,7 +348,7 @@ def asset(slug: str, asset_slug: str):
     if item is None:
         abort(404)
     found, visit = _visit_for_request(page)
-    v = _serializer().dumps([found["page"], found["account"], found["contact"], found["variant"], found["key"]])
+    v = _again(found)
     secret = current_app.config["SECRET_KEY"]
     open_ = not item.gated or gating.unlocked(secret, item.id, request.args.get("k"))
     values = landing.merge_values(visit)
@@ -404,7 +429,7 @@ def gate(slug: str, section_id: int):
                             last_name=form.get("last_name", ""), company=form.get("company", ""),
                             title=form.get("title", ""), persona=form.get("persona", ""),
                             consent=form.get("consent") == "yes", website=form.get("website", ""))
-    v = _serializer().dumps([found["page"], found["account"], found["contact"], found["variant"], found["key"]])
+    v = _again(found)
     if data.website:  # the honeypot was filled: a bot; answer like a success, keep nothing
         return _finish(redirect(url_for("public.asset", slug=page.slug, asset_slug=item.slug, v=v), 303))
     with force_locale(page.language):
@@ -427,7 +452,7 @@ def gate(slug: str, section_id: int):
     _record("form_fill", attributed, asset_id=item.id,
             detail={"section": section.id if section else 0, "consent": result.consent_recorded,
                     "new_contact": result.created_contact})
-    v = _serializer().dumps([page.id, account_id, contact_id, variant, found["key"]])
+    v = sign_visit(page.id, account_id, contact_id, variant, found["key"])
     target = url_for("public.asset", slug=page.slug, asset_slug=item.slug, v=v,
                      k=gating.unlock_key(current_app.config["SECRET_KEY"], item.id))
     cookie = (account_id, contact_id) if account_id is not None else None
