@@ -790,22 +790,18 @@ _cache_lock = threading.Lock()
 
 
 def library_signature() -> tuple:
-    """What changes whenever the published library does: one cheap aggregate query."""
-    from sqlalchemy import func, select
+    """What changes whenever the library does: the version number that database triggers bump on
+    every write to assets or their tags (migration 0006); one primary-key read."""
+    from sqlalchemy import text
 
     from abmcontent.extensions import db
-    from abmcontent.models import Asset
 
-    row = db.session.execute(
-        select(func.count(Asset.id), func.max(Asset.updated_at), func.max(Asset.published_at),
-               func.coalesce(func.sum(Asset.id), 0)).where(Asset.status == "published")).one()
-    return tuple(row)
+    return (db.session.execute(text("SELECT n FROM library_version WHERE id = 1")).scalar(),)
 
 
 def index_for_app() -> Index:
-    """The process-wide Index of the current app's database, rebuilt when the count of published
-    assets, their ids, newest updated_at or newest published_at changed (checked on every call,
-    so never stale for more than one call)."""
+    """The process-wide Index of the current app's database, rebuilt when the library version
+    changed (checked on every call, so never stale)."""
     from abmcontent.extensions import db
 
     engine = db.engine

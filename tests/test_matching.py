@@ -388,3 +388,33 @@ def test_a_recommendation_over_2000_assets_is_fast():
     p95 = statistics.quantiles(times, n=100)[94]
     print(f"recommend over 2,000 assets: p50 {statistics.median(times):.2f} ms, p95 {p95:.2f} ms")
     assert p95 < 25
+
+
+def _version():
+    from abmcontent.matching import library_signature
+
+    return library_signature()
+
+
+def test_the_library_version_moves_with_published_assets_and_their_tags_only(any_db_app):
+    from abmcontent import library
+
+    marketer = make_user("marketer")
+    start = _version()
+    draft = make_asset(marketer, title="Draft")
+    library.update_asset(draft.id, replace(library.AssetInput.of(draft), title="Draft, edited"), marketer, NOW)
+    library.set_tag(draft.id, "stage", "decision", True, marketer, NOW)
+    assert _version() == start  # drafts never make the index rebuild
+    published = make_asset(marketer, status="published", title="Live")
+    after_publish = _version()
+    assert after_publish != start
+    library.set_tag(published.id, "persona", "champion", True, marketer, NOW)
+    after_tag = _version()
+    assert after_tag != after_publish
+    library.update_asset(published.id, replace(library.AssetInput.of(published), summary="New summary"),
+                         marketer, NOW)
+    assert _version() != after_tag
+    before_archive = _version()
+    library.transition(published.id, "archived", marketer, NOW)
+    assert _version() != before_archive
+    assert [r.title for r in index_for_app().recommend(Request(), NOW)] == []

@@ -38,8 +38,8 @@ def render_item(type_, obj, autogen_context):
     return False
 
 
-# Database objects that migrations manage by hand (search indexes), outside the models.
-UNMODELLED_PREFIXES = ("asset_search", "ix_assets_search_trgm")
+# Database objects that migrations manage by hand (search indexes, the library version), outside the models.
+UNMODELLED_PREFIXES = ("asset_search", "ix_assets_search_trgm", "library_version")
 
 
 def include_object(obj, name, type_, reflected, compare_to):

@@ -13,11 +13,7 @@ from abmcontent.models.users import User
 
 class Asset(db.Model):
     __tablename__ = "assets"
-    __table_args__ = (
-        Index("ix_assets_status_language", "status", "language"),
-        # covers matching.library_signature(): the aggregate never reads the (large) rows
-        Index("ix_assets_status_changed", "status", "updated_at", "published_at", "id"),
-    )
+    __table_args__ = (Index("ix_assets_status_language", "status", "language"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(120), unique=True)
