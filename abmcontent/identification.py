@@ -45,6 +45,7 @@ class Identification:
     industry: str = ""
     trace: list[str] = field(default_factory=list)  # why, step by step, for the preview
     set_cookie: bool = False       # the web layer sets the signed cookie when this is true
+    stamp: tuple | None = None     # landing.visitor_stamp() of who it found, when it came for free
 
 
 def hash_token(token: str) -> str:
@@ -102,9 +103,26 @@ def links_for(account_id: int) -> list[PersonalUrl]:
 
 @lru_cache(maxsize=1)
 def _token_lookup():
-    """Built once: constructing a statement costs more than SQLite takes to run it."""
+    """Built once: constructing a statement costs more than SQLite takes to run it. Besides the
+    link it reads what a landing page cached for this visitor depends on (see
+    landing.visitor_stamp), so a personalized page view is one query."""
+    from abmcontent.models import EngagementEvent
+    from abmcontent.models.engagement import CONSUMED_TYPES
+
+    def newest(column):
+        return (select(func.max(EngagementEvent.id))
+                .where(getattr(EngagementEvent, column) == getattr(PersonalUrl, column),
+                       EngagementEvent.type.in_(CONSUMED_TYPES)).scalar_subquery())
+
+    contact_changed = (select(Contact.updated_at).where(Contact.id == PersonalUrl.contact_id,
+                                                        Contact.account_id == PersonalUrl.account_id)
+                       .scalar_subquery())
     return (select(PersonalUrl.id, PersonalUrl.hint, PersonalUrl.account_id, PersonalUrl.contact_id,
-                   PersonalUrl.landing_page_id, PersonalUrl.revoked_at, PersonalUrl.token_hash)
+                   PersonalUrl.landing_page_id, PersonalUrl.revoked_at, PersonalUrl.token_hash,
+                   Account.updated_at.label("account_changed"), Account.owner_id,
+                   contact_changed.label("contact_changed"), newest("contact_id").label("contact_consumed"),
+                   newest("account_id").label("account_consumed"))
+            .join(Account, Account.id == PersonalUrl.account_id)
             .where(PersonalUrl.token_hash == bindparam("digest")))
 
 
@@ -211,8 +229,12 @@ def identify(*, token: str | None, cookie: str | None, ip: str | None, email: st
             contact_id = None if do_not_track else link.contact_id
             if do_not_track and link.contact_id:
                 trace.append(_l("Do Not Track / Global Privacy Control: company level only, no cookie"))
+            if contact_id is not None:
+                stamp = (link.account_changed, link.owner_id, link.contact_changed, link.contact_consumed)
+            else:
+                stamp = (link.account_changed, link.owner_id, None, link.account_consumed)
             return Identification("token", link.account_id, contact_id, trace=trace,
-                                  set_cookie=not do_not_track)
+                                  set_cookie=not do_not_track, stamp=stamp)
         trace.append(_l("link token not recognised: treated as no token"))
     found = read_cookie(secret_key, cookie)
     if found and db.session.execute(select(Account.id).where(Account.id == found[0])).first() is not None:

@@ -26,13 +26,13 @@ from abmcontent.extensions import db
 from abmcontent.identification import Identification
 from abmcontent.models import (Account, Asset, Contact, EngagementEvent, LandingPage, LandingSection,
                                User)
+from abmcontent.models.engagement import CONSUMED_TYPES
 from abmcontent.users import EMAIL_RE
 
 SECTION_KINDS = ("hero", "recommended", "case_study", "owner_card", "cta", "gated_form")
 STATUSES = ("draft", "published", "archived")
 TRANSITIONS = {("draft", "published"), ("published", "draft"), ("draft", "archived"),
                ("published", "archived"), ("archived", "draft")}
-CONSUMED = ("asset_open", "asset_download", "form_fill")
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,118}[a-z0-9])?$")
 MAX_SECTIONS = 20
 
@@ -463,7 +463,7 @@ def consumed(visit: Visit) -> frozenset[int]:
     else:
         return frozenset()
     rows = db.session.scalars(select(EngagementEvent.asset_id).where(
-        who, EngagementEvent.type.in_(CONSUMED), EngagementEvent.asset_id.is_not(None)).distinct())
+        who, EngagementEvent.type.in_(CONSUMED_TYPES), EngagementEvent.asset_id.is_not(None)).distinct())
     return frozenset(rows)
 
 
@@ -480,7 +480,7 @@ def _stamp_query(with_contact: bool):
     else:
         contact_changed = literal(None)
         who = EngagementEvent.account_id == bindparam("account")
-    newest = select(func.max(EngagementEvent.id)).where(who, EngagementEvent.type.in_(CONSUMED)).scalar_subquery()
+    newest = select(func.max(EngagementEvent.id)).where(who, EngagementEvent.type.in_(CONSUMED_TYPES)).scalar_subquery()
     return select(Account.updated_at, Account.owner_id, contact_changed, newest).where(Account.id == bindparam("account"))
 
 

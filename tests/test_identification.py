@@ -101,3 +101,18 @@ def test_the_trace_says_which_rule_identified_the_visitor(app):
     found = _identify(token="nope", ip="198.51.100.9")
     assert found.rule == "ip"
     assert found.trace[0].startswith("link token not recognised") and "198.51.100.0/24" in found.trace[1]
+
+
+def test_a_token_brings_the_same_stamp_the_landing_page_would_read(app):
+    from abmcontent import landing
+
+    make_landing_page()
+    account = make_account()
+    contact = Contact(account=account, first_name="Priya", email="p@harborview.example")
+    from abmcontent.extensions import db
+
+    db.session.add(contact)
+    db.session.commit()
+    _link, token = identification.create_personal_url(account.id, contact.id, None, NOW)
+    assert _identify(token=token).stamp == landing.visitor_stamp(account.id, contact.id)
+    assert _identify(token=token, do_not_track=True).stamp == landing.visitor_stamp(account.id, None)

@@ -285,7 +285,8 @@ def page(slug: str):
     # who sees what, decided without loading anything: the holdout is a hash of ids
     variant, visitor = "", ()
     if ident.account_id is not None and ident.rule in landing.IDENTIFIED:
-        visitor = landing.visitor_stamp(ident.account_id, ident.contact_id)
+        visitor = ident.stamp if ident.stamp is not None else landing.visitor_stamp(ident.account_id,
+                                                                                    ident.contact_id)
         if visitor is not None:
             share = landing.bucket(secret, info.id, ident.account_id, ident.contact_id)
             variant = "control" if share < info.holdout_percent else "personalized"
