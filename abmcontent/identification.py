@@ -126,14 +126,35 @@ def _token_lookup():
             .where(PersonalUrl.token_hash == bindparam("digest")))
 
 
-def resolve_token(token: str):
-    """The live link for a token (a row: id, hint, account_id, contact_id, landing_page_id), or
-    None for anything else (unknown, changed, revoked, malformed). One indexed lookup, no ORM
-    object: it runs on every personalized page view."""
+# engine → {digest: (when read, row)}: links found, kept for max_age seconds (public pages pass
+# PUBLIC_CACHE_SECONDS); unknown tokens are never kept, so every miss is looked up and counted
+_links: "weakref.WeakKeyDictionary[object, dict[str, tuple[float, object]]]" = weakref.WeakKeyDictionary()
+LINK_CACHE_SIZE = 20_000
+
+
+def resolve_token(token: str, max_age: float = 0.0):
+    """The live link for a token (a row: id, hint, account_id, contact_id, landing_page_id, and
+    the visitor's stamp), or None for anything else (unknown, changed, revoked, malformed). One
+    indexed lookup, no ORM object: it runs on every personalized page view, unless the same
+    link was read less than max_age seconds ago (so a revocation takes up to max_age to bite)."""
     if not token or len(token) > 64:
         return None
     digest = hash_token(token)
+    now = time.monotonic()
+    known = _links.get(db.engine)
+    if known is None:
+        known = _links.setdefault(db.engine, {})
+    if max_age > 0:
+        found = known.get(digest)
+        if found is not None and now - found[0] < max_age:
+            return found[1]
     link = db.session.connection().execute(_token_lookup(), {"digest": digest}).first()
+    if max_age > 0 and link is not None and link.revoked_at is None:
+        if len(known) >= LINK_CACHE_SIZE:
+            known.clear()
+        known[digest] = (now, link)
+    elif digest in known:
+        del known[digest]
     if link is None or link.revoked_at is not None or not hmac.compare_digest(link.token_hash, digest):
         return None
     return link
@@ -220,10 +241,12 @@ def range_index(max_age: float = 0.0) -> RangeIndex:
 
 def identify(*, token: str | None, cookie: str | None, ip: str | None, email: str | None,
              utm_industry: str | None, do_not_track: bool, secret_key: str,
-             ranges_max_age: float = 0.0) -> Identification:
+             max_age: float = 0.0) -> Identification:
+    """Who is visiting (DESIGN 5). max_age: how stale a link or the IP ranges may be, in seconds
+    (public pages pass PUBLIC_CACHE_SECONDS; the preview and tests 0: always fresh)."""
     trace: list[str] = []
     if token:
-        link = resolve_token(token)
+        link = resolve_token(token, max_age)
         if link is not None:
             trace.append(_l("personalized link …%(hint)s → account %(account)s", hint=link.hint, account=link.account_id))
             contact_id = None if do_not_track else link.contact_id
@@ -241,7 +264,7 @@ def identify(*, token: str | None, cookie: str | None, ip: str | None, email: st
         trace.append(_l("signed visitor cookie → account %(account)s", account=found[0]))
         return Identification("cookie", found[0], None if do_not_track else found[1], trace=trace)
     if ip:
-        hit = range_index(ranges_max_age).lookup(ip)
+        hit = range_index(max_age).lookup(ip)
         if hit:
             trace.append(_l("IP %(ip)s is in %(range)s → account %(account)s", ip=ip, range=hit[1], account=hit[0]))
             return Identification("ip", hit[0], None, trace=trace)

@@ -278,7 +278,7 @@ def page(slug: str):
     had = None if dnt else request.cookies.get(COOKIE)
     ident = identification.identify(
         token=token, cookie=had, ip=ip or None, email=None, utm_industry=_utm_industry(utm),
-        do_not_track=dnt, secret_key=secret, ranges_max_age=_max_age())
+        do_not_track=dnt, secret_key=secret, max_age=_max_age())
     if token and ident.rule != "token":
         _misses().add(ip)
 

@@ -417,3 +417,14 @@ def test_a_download_from_an_unlocked_asset_is_recorded_and_served_as_an_attachme
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     [event] = _events(app, "asset_download")
     assert event.asset_id == asset.id and event.detail["file"] == "blueprint.pdf"
+
+
+def test_with_a_page_cache_a_revoked_link_stops_working_within_its_seconds(app, client):
+    import time
+
+    app.config["PUBLIC_CACHE_SECONDS"] = 0.3
+    page, acct, contact, token = _setup()
+    assert "Harborview" in client.get(f"/p/{page.slug}?t={token}").get_data(as_text=True)
+    identification.revoke(identification.links_for(acct.id)[0].id, acct.id, None, NOW)
+    time.sleep(0.35)
+    assert "Harborview" not in client.get(f"/p/{page.slug}?t={token}").get_data(as_text=True)
