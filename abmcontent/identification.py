@@ -46,6 +46,7 @@ class Identification:
     trace: list[str] = field(default_factory=list)  # why, step by step, for the preview
     set_cookie: bool = False       # the web layer sets the signed cookie when this is true
     stamp: tuple | None = None     # landing.visitor_stamp() of who it found, when it came for free
+    link_id: int | None = None     # the personalized link it came through (directly, or via the cookie)
 
 
 def hash_token(token: str) -> str:
@@ -165,17 +166,18 @@ def _cookie_signer(secret_key: str) -> Signer:
     return Signer(secret_key, salt=COOKIE_SALT)
 
 
-def cookie_value(secret_key: str, account_id: int, contact_id: int | None) -> str:
-    """"account.contact" signed (HMAC): tells us who came back, and cannot be forged or edited."""
-    return _cookie_signer(secret_key).sign(f"{account_id}.{contact_id or ''}").decode()
+def cookie_value(secret_key: str, account_id: int, contact_id: int | None, link_id: int | None = None) -> str:
+    """"account.contact.link" signed (HMAC): tells us who came back, and cannot be forged or
+    edited. The link it came from is named so that revoking the link ends the cookie too."""
+    return _cookie_signer(secret_key).sign(f"{account_id}.{contact_id or ''}.{link_id or ''}").decode()
 
 
-def read_cookie(secret_key: str, value: str | None) -> tuple[int, int | None] | None:
+def read_cookie(secret_key: str, value: str | None) -> tuple[int, int | None, int | None] | None:
     if not value or len(value) > 200:
         return None
     try:
-        account, contact = _cookie_signer(secret_key).unsign(value).decode().split(".")
-        return int(account), int(contact) if contact else None
+        account, contact, link = _cookie_signer(secret_key).unsign(value).decode().split(".")
+        return int(account), int(contact) if contact else None, int(link) if link else None
     except (BadSignature, ValueError):
         return None
 
@@ -239,6 +241,14 @@ def range_index(max_age: float = 0.0) -> RangeIndex:
     return index
 
 
+def _cookie_still_good(account_id: int, contact_id: int | None, link_id: int | None) -> bool:
+    if link_id is None:  # set by a form fill: good while the account exists
+        return db.session.execute(select(Account.id).where(Account.id == account_id)).first() is not None
+    return db.session.execute(select(PersonalUrl.id).where(
+        PersonalUrl.id == link_id, PersonalUrl.account_id == account_id,
+        PersonalUrl.revoked_at.is_(None))).first() is not None
+
+
 def identify(*, token: str | None, cookie: str | None, ip: str | None, email: str | None,
              utm_industry: str | None, do_not_track: bool, secret_key: str,
              max_age: float = 0.0) -> Identification:
@@ -257,12 +267,15 @@ def identify(*, token: str | None, cookie: str | None, ip: str | None, email: st
             else:
                 stamp = (link.account_changed, link.owner_id, None, link.account_consumed)
             return Identification("token", link.account_id, contact_id, trace=trace,
-                                  set_cookie=not do_not_track, stamp=stamp)
+                                  set_cookie=not do_not_track, stamp=stamp, link_id=link.id)
         trace.append(_l("link token not recognised: treated as no token"))
     found = read_cookie(secret_key, cookie)
-    if found and db.session.execute(select(Account.id).where(Account.id == found[0])).first() is not None:
+    if found and _cookie_still_good(*found):
         trace.append(_l("signed visitor cookie → account %(account)s", account=found[0]))
-        return Identification("cookie", found[0], None if do_not_track else found[1], trace=trace)
+        return Identification("cookie", found[0], None if do_not_track else found[1], trace=trace,
+                              link_id=found[2])
+    if found:
+        trace.append(_l("visitor cookie from a revoked link or a removed account: ignored"))
     if ip:
         hit = range_index(max_age).lookup(ip)
         if hit:

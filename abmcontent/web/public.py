@@ -315,8 +315,9 @@ def page(slug: str):
     _record("page_view", {"page": info.id, "account": account_id, "contact": contact_id, "variant": variant,
                           "key": visit_key}, detail={"rule": ident.rule, **({"utm": utm} if utm else {})})
     cookie = None
-    if ident.set_cookie and identification.read_cookie(secret, had) != (ident.account_id, ident.contact_id):
-        cookie = (ident.account_id, ident.contact_id)  # new, or someone else's: (re)set it
+    wanted = (ident.account_id, ident.contact_id, ident.link_id)
+    if ident.set_cookie and identification.read_cookie(secret, had) != wanted:
+        cookie = wanted  # new, or someone else's: (re)set it
     return _finish(Response(html.replace(PLACEHOLDER, v)), cookie=cookie)
 
 
