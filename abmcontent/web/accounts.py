@@ -8,7 +8,7 @@ from flask import (Blueprint, Response, flash, redirect, render_template, reques
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from abmcontent import accounts, contacts, crm_csv, identification, landing, scoring
+from abmcontent import accounts, contacts, crm_csv, engagement, identification, landing, scoring
 from abmcontent.errors import ValidationError
 from abmcontent.extensions import htmx
 from abmcontent.web.rendering import page_or_fragment, roles_required
@@ -86,6 +86,7 @@ def bulk():
 def _page_context(account):
     return dict(account=account, stakeholders=accounts.stakeholder_map(account),
                 links=identification.links_for(account.id), published_pages=landing.published_pages(),
+                activity=engagement.timeline(account.id),
                 can_link=identification.can_link(current_user),
                 explanation=scoring.explain(account),
                 recommendations=accounts.recommendations(account, _now()),

@@ -195,3 +195,21 @@ def test_purl_create_without_a_published_page_says_to_publish_one(app, runner):
     make_account(domains=["harborview.example"])
     result = runner.invoke(args=["purl", "create", "--account", "harborview.example"])
     assert result.exit_code != 0 and "Publish a landing page first" in result.output
+
+
+def test_what_prospects_did_shows_on_the_account_timeline(app, client):
+    from abmcontent import tracking
+
+    user = make_user("campaign")
+    login(client, user)
+    page = make_landing_page()
+    account = make_account(user)
+    contact = Contact(account=account, first_name="Priya", last_name="Raman", email="p@harborview.example")
+    db.session.add(contact)
+    db.session.commit()
+    assert "Send a personalized link" in client.get(f"/accounts/{account.id}").get_data(as_text=True)
+    _link, token = identification.create_personal_url(account.id, contact.id, user, NOW, page.id)
+    app.test_client().get(f"/p/welcome?t={token}")
+    tracking.flush(app)
+    html = client.get(f"/accounts/{account.id}").get_data(as_text=True)
+    assert "Page view" in html and "Priya Raman" in html and "Data platform" in html

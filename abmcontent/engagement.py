@@ -1,0 +1,35 @@
+"""What prospects did: an account's engagement timeline, read from the events tracking stores."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from abmcontent.extensions import db
+from abmcontent.models import Asset, Contact, EngagementEvent, LandingPage
+
+
+@dataclass(frozen=True)
+class TimelineItem:
+    at: datetime
+    type: str
+    who: str            # the contact's name, or "" when only the company is known
+    asset: str          # the asset's title, if the event was about one
+    page: str           # the landing page's title, if it happened on one
+    seconds: float | None
+    variant: str
+
+
+def timeline(account_id: int, limit: int = 25) -> list[TimelineItem]:
+    """The newest events of an account, newest first, with names instead of ids."""
+    rows = db.session.execute(
+        select(EngagementEvent.occurred_at, EngagementEvent.type, Contact.first_name, Contact.last_name,
+               Asset.title, LandingPage.title, EngagementEvent.value, EngagementEvent.variant)
+        .outerjoin(Contact, Contact.id == EngagementEvent.contact_id)
+        .outerjoin(Asset, Asset.id == EngagementEvent.asset_id)
+        .outerjoin(LandingPage, LandingPage.id == EngagementEvent.landing_page_id)
+        .where(EngagementEvent.account_id == account_id)
+        .order_by(EngagementEvent.occurred_at.desc(), EngagementEvent.id.desc()).limit(limit))
+    return [TimelineItem(at, type_, f"{first or ''} {last or ''}".strip(), asset or "", page or "", value,
+                         variant) for at, type_, first, last, asset, page, value, variant in rows]
