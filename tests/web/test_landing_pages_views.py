@@ -132,7 +132,8 @@ def test_the_preview_speaks_korean_to_a_korean_user(client):
 
 # --- personalized links on the account page ----------------------------------------------------
 
-def test_a_link_is_created_from_the_account_page_shown_once_and_revocable(client):
+def _campaign_manager_with_an_account(client):
+    """Signed in as a campaign manager; a published page; Harborview Bank with Priya Raman."""
     user = make_user("campaign")
     login(client, user)
     page = make_landing_page()
@@ -140,6 +141,11 @@ def test_a_link_is_created_from_the_account_page_shown_once_and_revocable(client
     contact = Contact(account=account, first_name="Priya", last_name="Raman", email="p@harborview.example")
     db.session.add(contact)
     db.session.commit()
+    return user, page, account, contact
+
+
+def test_a_link_is_created_from_the_account_page_shown_once_and_revocable(client):
+    user, page, account, contact = _campaign_manager_with_an_account(client)
     response = client.post(f"/accounts/{account.id}/links", data={"contact_id": contact.id, "page_id": page.id})
     html = response.get_data(as_text=True)
     url = re.search(r'id="new-link" value="([^"]+)"', html).group(1)
@@ -200,13 +206,7 @@ def test_purl_create_without_a_published_page_says_to_publish_one(app, runner):
 def test_what_prospects_did_shows_on_the_account_timeline(app, client):
     from abmcontent import tracking
 
-    user = make_user("campaign")
-    login(client, user)
-    page = make_landing_page()
-    account = make_account(user)
-    contact = Contact(account=account, first_name="Priya", last_name="Raman", email="p@harborview.example")
-    db.session.add(contact)
-    db.session.commit()
+    user, page, account, contact = _campaign_manager_with_an_account(client)
     assert "Send a personalized link" in client.get(f"/accounts/{account.id}").get_data(as_text=True)
     _link, token = identification.create_personal_url(account.id, contact.id, user, NOW, page.id)
     app.test_client().get(f"/p/welcome?t={token}")
