@@ -506,6 +506,7 @@ class _Context:
     def __init__(self, page: LandingPage, visit: Visit, now: datetime) -> None:
         self.page, self.visit, self.now = page, visit, now
         self.values = merge_values(visit)
+        self.shown: set[int] = set()  # assets earlier sections show: a later one picks others
 
     @cached_property
     def seen(self) -> frozenset[int]:
@@ -517,8 +518,15 @@ class _Context:
 
 
 def compose(page: LandingPage, visit: Visit, now: datetime) -> list[Block]:
+    """Each section's block, in page order. Case studies choose first (theirs is the narrower
+    choice: one type, one industry); recommendations then leave out what is already shown."""
     ctx = _Context(page, visit, now)
-    return [_COMPOSERS[section.kind](section, ctx) for section in page.sections]
+    sections = list(page.sections)
+    order = sorted(range(len(sections)), key=lambda i: (sections[i].kind != "case_study", i))
+    blocks: list[Block | None] = [None] * len(sections)
+    for i in order:
+        blocks[i] = _COMPOSERS[sections[i].kind](sections[i], ctx)
+    return blocks
 
 
 def _hero(section, ctx: _Context) -> Block:
@@ -550,8 +558,9 @@ def _request(visit: Visit, settings: dict, limit: int, exclude=frozenset(), type
 def _recommended(section, ctx: _Context) -> Block:
     visit = ctx.visit
     settings = section.settings
-    request = _request(visit, settings, int(settings.get("count") or 3), exclude=ctx.seen)
+    request = _request(visit, settings, int(settings.get("count") or 3), exclude=ctx.seen | ctx.shown)
     picks = ctx.index.recommend(request, ctx.now)
+    ctx.shown.update(p.asset_id for p in picks)
     why = [_("asked for stage %(stage)s, persona %(persona)s, industry %(industry)s, language %(language)s",
              stage=taxonomy.label("stage", request.stage) if request.stage else "—",
              persona=taxonomy.label("persona", request.persona) if request.persona else "—",
@@ -567,11 +576,13 @@ def _recommended(section, ctx: _Context) -> Block:
 def _case_study(section, ctx: _Context) -> Block:
     visit = ctx.visit
     settings = section.settings
-    request = _request(visit, {"stage": ""}, 1, exclude=ctx.seen, types=frozenset({"case_study"}))
+    request = _request(visit, {"stage": ""}, 1, exclude=ctx.seen | ctx.shown, types=frozenset({"case_study"}))
     request = matching.Request(industry=request.industry, language=request.language, context=request.context,
                                exclude=request.exclude, limit=1, types=request.types)
     picks = ctx.index.recommend(request, ctx.now)
     pick = picks[0] if picks else None
+    if pick is not None:
+        ctx.shown.add(pick.asset_id)
     if pick is None:
         why = [_("no published case study")]
     elif request.industry and any(r.key == "industry" for r in pick.reasons):

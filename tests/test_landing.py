@@ -316,3 +316,14 @@ def test_the_report_counts_visitors_and_conversions_per_group(app):
 def test_a_page_without_visitors_reports_not_enough_data(app):
     report, anonymous = landing.conversion(make_landing_page().id)
     assert report.verdict == "not_enough_data" and report.p_value is None and anonymous == 0
+
+
+def test_recommendations_never_repeat_the_case_study(app):
+    user = make_user("marketer")
+    first = _published(user, title="A bank's story", type="case_study", industries=["financials"])
+    second = _published(user, title="Another bank's story", type="case_study", industries=["financials"])
+    page = make_landing_page(user)
+    blocks = _blocks(page, _visit(page, make_account(industry="financials")))
+    shown = [p.asset_id for p in blocks["recommended"].data["picks"]]
+    assert first.id in shown or second.id in shown
+    assert blocks["case_study"].data["pick"].asset_id not in shown
