@@ -18,6 +18,26 @@ demo_cli = AppGroup("demo", help="Demo data for trying abmcontent.")
 accounts_cli = AppGroup("accounts", help="Target accounts: import from a CRM, score against the ICP.")
 contacts_cli = AppGroup("contacts", help="Stakeholders: import from a CRM.")
 purl_cli = AppGroup("purl", help="Personalized landing-page links.")
+touchpoints_cli = AppGroup("touchpoints", help="Scheduled touchpoints: the dispatcher.")
+
+
+@touchpoints_cli.command("dispatch")
+@click.option("--once", is_flag=True, help="Run one pass and exit (the scheduler runs passes every few seconds).")
+@click.option("--batch", type=int, default=100, show_default=True, help="Touchpoints claimed per pass.")
+def dispatch_touchpoints(once: bool, batch: int) -> None:
+    """Send what is due. Run as many as you like, on as many machines: claims never overlap."""
+    import time
+
+    from abmcontent import dispatch
+
+    while True:
+        report = dispatch.dispatch_once(_now(), batch=batch)
+        if report.claimed:
+            click.echo(f"claimed {report.claimed}: " + ", ".join(f"{n} {s}" for s, n in sorted(report.counts.items())))
+        if once:
+            return
+        if report.claimed < batch:
+            time.sleep(1)
 
 
 def _run_import(kind: str, path: str, dry_run: bool, mapping: str | None) -> None:
@@ -236,6 +256,7 @@ def create_purl(account_ref: str, email: str | None, slug: str | None) -> None:
 
 
 def init_app(app: Flask) -> None:
-    for group in (users_cli, content_cli, demo_cli, accounts_cli, contacts_cli, scheduler_cli, purl_cli):
+    for group in (users_cli, content_cli, demo_cli, accounts_cli, contacts_cli, scheduler_cli, purl_cli,
+                  touchpoints_cli):
         app.cli.add_command(group)
     app.cli.add_command(serve)

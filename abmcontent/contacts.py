@@ -81,3 +81,23 @@ def add_stakeholder(account_id: int, data: StakeholderInput, user: User, now: da
     db.session.add(contact)
     db.session.commit()
     return contact
+
+
+def unsubscribe(contact_id: int, source: str, now: datetime) -> Contact | None:
+    """The person said stop: no more email, from any plan, and a later CRM import or form fill
+    does not undo it. Their email consents are marked withdrawn; the address is suppressed."""
+    from abmcontent.channels.email import suppress
+
+    contact = db.session.get(Contact, contact_id)
+    if contact is None:
+        return None
+    if contact.unsubscribed_at is None:
+        contact.unsubscribed_at = now
+        contact.updated_at = now
+    for consent in contact.consents:
+        if consent.channel == "email" and consent.withdrawn_at is None:
+            consent.withdrawn_at = now
+    if contact.email:
+        suppress(contact.email, "unsubscribed", source, now)
+    db.session.commit()
+    return contact

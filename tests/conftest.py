@@ -237,3 +237,50 @@ def live_server(tmp_path, sqlite_template):
     server.shutdown()
     with app.app_context():
         db.engine.dispose()
+
+
+class SMTPRecorder:
+    """A real SMTP server on loopback (aiosmtpd) that keeps what it receives; `rcpt_reply` makes
+    it answer RCPT TO with, e.g., "450 4.2.0 mailbox busy" or "550 5.1.1 no such user"."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.messages: list = []
+        self.rcpt_reply: str | None = None
+        self.lock = threading.Lock()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.rcpt_reply:
+            return self.rcpt_reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        from email import message_from_bytes, policy
+
+        with self.lock:
+            self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 Message accepted for delivery"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server():
+    from aiosmtpd.controller import Controller
+
+    recorder = SMTPRecorder()
+    port = free_port()
+    controller = Controller(recorder, hostname="127.0.0.1", port=port)
+    controller.start()
+    recorder.port = port
+    recorder.url = f"smtp://127.0.0.1:{port}"
+    yield recorder
+    controller.stop()

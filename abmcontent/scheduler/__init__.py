@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 # id → (textual reference, seconds between runs)
 RECURRING = {
     "run_imports": ("abmcontent.scheduler.jobs:run_imports", 2),
+    "dispatch_touchpoints": ("abmcontent.scheduler.jobs:dispatch_touchpoints", 5),
 }
 
 

@@ -10,3 +10,10 @@ def run_imports() -> int:
     from abmcontent import crm_import
 
     return crm_import.run_queued(datetime.now(timezone.utc), current_app.config["UPLOAD_FOLDER"])
+
+
+def dispatch_touchpoints() -> int:
+    """One dispatcher pass (more dispatchers may run as `flask touchpoints dispatch`)."""
+    from abmcontent import dispatch
+
+    return dispatch.dispatch_once(datetime.now(timezone.utc)).claimed

@@ -477,5 +477,33 @@ def beacon():
     return Response(status=204)
 
 
+@bp.route("/u/<token>", methods=["GET", "POST"])
+@csrf.exempt  # RFC 8058 one-click unsubscribe: the mail client POSTs with no session (SECURITY.md)
+def unsubscribe(token: str):
+    """GET asks (a link scanner must not unsubscribe anyone); POST — the button, or the mail
+    client's one-click List-Unsubscribe-Post — does it."""
+    from abmcontent import contacts
+    from abmcontent.channels.email import contact_for_token
+
+    contact_id = contact_for_token(current_app.config["SECRET_KEY"], token)
+    if contact_id is None:
+        abort(404)
+    from abmcontent.models import Contact
+
+    contact = db.session.get(Contact, contact_id)
+    if contact is None:
+        abort(404)
+    language = contact.language if contact.language in current_app.config["LANGUAGES"] else "en"
+    done = False
+    if request.method == "POST":
+        contacts.unsubscribe(contact_id, "one-click" if request.form.get("List-Unsubscribe") else "unsubscribe page",
+                             _now())
+        done = True
+    with force_locale(language):
+        html = render_template("public/unsubscribe.html", token=token, done=done or contact.unsubscribed_at is not None,
+                               page=None)
+    return _finish(Response(html))
+
+
 def init_app(app) -> None:
     app.register_blueprint(bp)

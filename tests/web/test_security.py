@@ -6,9 +6,10 @@ from tests.conftest import csrf_token_from, login, make_asset, make_user
 HX = {"HX-Request": "true"}
 
 
-# Public endpoints a prospect's browser posts to without a session: the gated form (which checks
-# Origin instead) and the time-on-page beacon (navigator.sendBeacon cannot add a header).
-CSRF_EXEMPT = {"public.gate", "public.beacon"}
+# Public endpoints posted to without a session: the gated form (which checks Origin instead),
+# the time-on-page beacon (navigator.sendBeacon cannot add a header) and the RFC 8058 one-click
+# unsubscribe (the mail client posts it; SECURITY.md names it as the exemption).
+CSRF_EXEMPT = {"public.gate", "public.beacon", "public.unsubscribe"}
 
 
 def _post_routes(app):
@@ -17,7 +18,7 @@ def _post_routes(app):
             yield rule
 
 
-def test_only_the_public_form_and_beacon_are_exempt_from_csrf(app):
+def test_only_the_public_form_beacon_and_one_click_unsubscribe_are_exempt_from_csrf(app):
     from abmcontent.extensions import csrf
 
     exempt = {endpoint for endpoint in app.view_functions

@@ -1,0 +1,195 @@
+"""Email over real SMTP (DESIGN.md decision 6), or into an outbox folder for the demo.
+
+Each message: the asset rendered for the recipient as HTML and text, a stable Message-ID per
+touchpoint (a retry after a crash is recognisably the same message), List-Unsubscribe with
+RFC 8058 one-click POST, the sender's postal address, and suppression checked at send time.
+Korean advertising email (정보통신망법 article 50): the subject begins with "(광고)" and it is
+sent only with recorded prior consent. CR or LF in a subject, name or address is refused: no
+header injection. SMTP 4xx and an unreachable server are temporary (retried with backoff);
+5xx is final, and a refused recipient is suppressed.
+"""
+from __future__ import annotations
+
+import smtplib
+import ssl
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from itsdangerous import Signer
+from sqlalchemy import select
+
+from abmcontent import markup, merge_fields
+from abmcontent.channels import Outcome
+from abmcontent.extensions import db
+from abmcontent.models import Asset, Consent, Contact, Suppression
+
+UNSUBSCRIBE_SALT = "abmcontent-unsubscribe"
+AD_PREFIX = "(광고) "
+
+
+def unsubscribe_token(secret_key: str, contact_id: int) -> str:
+    return Signer(secret_key, salt=UNSUBSCRIBE_SALT).sign(str(contact_id)).decode()
+
+
+def contact_for_token(secret_key: str, token: str) -> int | None:
+    from itsdangerous import BadSignature
+
+    try:
+        return int(Signer(secret_key, salt=UNSUBSCRIBE_SALT).unsign(token[:200]).decode())
+    except (BadSignature, ValueError):
+        return None
+
+
+def suppress(email: str, reason: str, detail: str, now: datetime) -> None:
+    email = email.strip().lower()
+    if db.session.get(Suppression, email) is None:
+        db.session.add(Suppression(email=email, reason=reason, detail=detail[:500], at=now))
+
+
+def _korean(contact: Contact) -> bool:
+    return contact.language == "ko" or (contact.account is not None and contact.account.country == "KR")
+
+
+def _has_consent(contact: Contact) -> bool:
+    return db.session.scalar(select(Consent.id).where(
+        Consent.contact_id == contact.id, Consent.channel == "email", Consent.withdrawn_at.is_(None)).limit(1)) \
+        is not None
+
+
+class Transport:
+    """smtp://user:pass@host:port (STARTTLS when the server offers it), smtps://… (TLS), or
+    outbox://folder (one .eml file per message)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = urlsplit(url)
+        self.smtp: smtplib.SMTP | None = None
+
+    def open(self) -> None:
+        if self.url.scheme in ("smtp", "smtps") and self.smtp is None:
+            host, port = self.url.hostname or "127.0.0.1", self.url.port
+            if self.url.scheme == "smtps":
+                self.smtp = smtplib.SMTP_SSL(host, port or 465, timeout=15, context=ssl.create_default_context())
+            else:
+                self.smtp = smtplib.SMTP(host, port or 25, timeout=15)
+                self.smtp.ehlo()
+                if self.smtp.has_extn("starttls") and host not in ("127.0.0.1", "localhost", "::1"):
+                    self.smtp.starttls(context=ssl.create_default_context())
+                    self.smtp.ehlo()
+            if self.url.username:
+                self.smtp.login(unquote(self.url.username), unquote(self.url.password or ""))
+
+    def send(self, message: EmailMessage) -> None:
+        if self.url.scheme == "outbox":
+            folder = Path(unquote(self.url.netloc + self.url.path))
+            folder.mkdir(parents=True, exist_ok=True)
+            name = message["Message-ID"].strip("<>").split("@")[0]
+            (folder / f"{name}.eml").write_bytes(bytes(message))
+            return
+        self.open()
+        try:
+            self.smtp.send_message(message)
+        except (smtplib.SMTPServerDisconnected, OSError):
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self.smtp is not None:
+            try:
+                self.smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                pass
+            self.smtp = None
+
+
+class EmailChannel:
+    name = "email"
+
+    def __init__(self, config) -> None:
+        self.config = config
+        self.transport = Transport(config["MAIL_URL"])
+
+    def open(self) -> None:
+        pass  # the SMTP connection opens on the first message and is kept for the batch
+
+    def close(self) -> None:
+        self.transport.close()
+
+    def message_id(self, touchpoint) -> str:
+        domain = parseaddr(self.config["MAIL_FROM"])[1].rsplit("@", 1)[-1] or "abmcontent.local"
+        return f"<tp-{touchpoint.idempotency_key}@{domain}>"
+
+    def build(self, touchpoint, contact: Contact, asset: Asset | None, now: datetime) -> EmailMessage:
+        values = merge_fields.values_for(contact.account, contact)
+        subject = merge_fields.render(touchpoint.subject or (asset.title if asset else ""), values)
+        if _korean(contact) and not subject.startswith("(광고)"):
+            subject = AD_PREFIX + subject
+        for part in (subject, contact.email, contact.first_name, contact.last_name):
+            if any(ch in (part or "") for ch in "\r\n"):
+                raise ValueError("a line break in a header (subject, name or address)")
+        base = (self.config.get("BASE_URL") or f"http://127.0.0.1:{self.config.get('PORT', 5000)}").rstrip("/")
+        unsubscribe = f"{base}/u/{unsubscribe_token(self.config['SECRET_KEY'], contact.id)}"
+        postal = self.config.get("MAIL_POSTAL_ADDRESS", "Cobalt Data, 100 Summer Street, Boston, MA 02110, USA")
+        message = EmailMessage()
+        message["Subject"] = subject
+        message["From"] = self.config["MAIL_FROM"]
+        message["To"] = Address(display_name=contact.full_name, addr_spec=contact.email)
+        message["Date"] = format_datetime(now)
+        message["Message-ID"] = self.message_id(touchpoint)
+        message["List-Unsubscribe"] = f"<{unsubscribe}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        message["X-ABM-Touchpoint"] = touchpoint.idempotency_key
+        body = asset.body if asset else ""
+        text_footer = f"\n\n--\n{postal}\nUnsubscribe: {unsubscribe}\n"
+        message.set_content(markup.render_text(body, values) + text_footer)
+        html = str(markup.render(body, values))
+        message.add_alternative(
+            f"<!doctype html><html><body>{html}<hr><p style=\"font-size:12px;color:#555\">{_escape(postal)}<br>"
+            f"<a href=\"{_escape(unsubscribe)}\">Unsubscribe</a></p></body></html>", subtype="html")
+        return message
+
+    def deliver(self, touchpoint, now: datetime) -> Outcome:
+        contact = db.session.get(Contact, touchpoint.contact_id) if touchpoint.contact_id else None
+        if contact is None or not contact.email:
+            return Outcome("skipped", "no stakeholder with an email address")
+        if contact.unsubscribed_at is not None:
+            return Outcome("skipped", "the stakeholder unsubscribed")
+        if db.session.get(Suppression, contact.email.strip().lower()) is not None:
+            return Outcome("skipped", "the address is suppressed (bounce, complaint or unsubscribe)")
+        if _korean(contact) and not _has_consent(contact):
+            return Outcome("skipped", "Korean advertising email needs recorded prior consent (정보통신망법 art. 50)")
+        asset = db.session.get(Asset, touchpoint.asset_id) if touchpoint.asset_id else None
+        try:
+            message = self.build(touchpoint, contact, asset, now)
+        except ValueError as error:
+            return Outcome("failed", str(error))
+        try:
+            self.transport.send(message)
+        except smtplib.SMTPRecipientsRefused as error:
+            code, reply = next(iter(error.recipients.values()))
+            return self._refused(contact, code, reply, now)
+        except smtplib.SMTPResponseException as error:
+            return self._refused(contact, error.smtp_code, error.smtp_error, now)
+        except (smtplib.SMTPException, OSError) as error:
+            return Outcome("retry", f"mail server unreachable: {error}")
+        return Outcome("sent", "", message["Message-ID"])
+
+    def _refused(self, contact: Contact, code: int, reply, now: datetime) -> Outcome:
+        reply = reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
+        if 400 <= code < 500:
+            return Outcome("retry", f"SMTP {code} {reply}")
+        suppress(contact.email, "bounced", f"SMTP {code} {reply}", now)
+        db.session.commit()
+        return Outcome("failed", f"SMTP {code} {reply}")
+
+
+def _escape(text: str) -> str:
+    import html
+
+    return html.escape(text, quote=True)
+
+
+__all__ = ["EmailChannel", "Transport", "unsubscribe_token", "contact_for_token", "suppress"]

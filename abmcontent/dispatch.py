@@ -1,0 +1,79 @@
+"""The dispatcher: claim due touchpoints, hand each to its channel, record the outcome.
+
+`flask touchpoints dispatch --once` runs one pass; the scheduler runs a pass every few seconds.
+Any number of dispatcher processes may run against one PostgreSQL database: claims never
+overlap (touchpoints.claim_due), and a claim whose dispatcher died is taken again after its
+lease. A touchpoint is due inside its send window only; one past it is marked missed.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from flask import current_app
+
+from abmcontent import channels, touchpoints
+from abmcontent.extensions import db
+from abmcontent.models import Touchpoint
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DispatchReport:
+    claimed: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, status: str) -> None:
+        self.counts[status] = self.counts.get(status, 0) + 1
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def dispatch_once(now: datetime, worker: str | None = None, batch: int = 100,
+                  available: dict | None = None) -> DispatchReport:
+    worker = worker or worker_name()
+    report = DispatchReport()
+    touchpoints.mark_missed(now, worker)
+    ids = touchpoints.claim_due(now, worker, batch)
+    report.claimed = len(ids)
+    if not ids:
+        return report
+    available = available if available is not None else channels.for_app(current_app)
+    try:
+        for touchpoint_id in ids:
+            touchpoint = db.session.get(Touchpoint, touchpoint_id)
+            channel = available.get(touchpoint.channel)
+            if channel is None:
+                touchpoints.mark_failed(touchpoint.id, worker, f"no {touchpoint.channel} channel is set up", now)
+                report.add("failed")
+                continue
+            if touchpoint.window_end_at < now:
+                touchpoints._finish(touchpoint.id, worker, "missed", "send window passed", now)
+                report.add("missed")
+                continue
+            try:
+                outcome = channel.deliver(touchpoint, now)
+            except Exception as error:  # an adapter bug must not take the batch down: retried later
+                log.exception("delivering touchpoint %s failed", touchpoint.id)
+                db.session.rollback()
+                outcome = channels.Outcome("retry", f"unexpected error: {error}")
+                touchpoint = db.session.get(Touchpoint, touchpoint_id)
+            if outcome.status == "sent":
+                touchpoints.mark_sent(touchpoint.id, worker, outcome.provider_id, now)
+            elif outcome.status == "skipped":
+                touchpoints.mark_skipped(touchpoint.id, worker, outcome.reason, now)
+            elif outcome.status == "failed":
+                touchpoints.mark_failed(touchpoint.id, worker, outcome.reason, now)
+            else:
+                outcome = channels.Outcome(touchpoints.retry_later(touchpoint, worker, outcome.reason, now))
+            report.add(outcome.status)
+    finally:
+        for channel in available.values():
+            channel.close()
+    return report

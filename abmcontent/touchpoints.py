@@ -1,0 +1,167 @@
+"""Touchpoints as rows: scheduled, claimed with a lease, finished once (DESIGN.md decision 1).
+
+Every status change goes through TRANSITIONS and leaves a TouchpointTransition with its reason.
+Claiming is one statement: on PostgreSQL ``FOR UPDATE SKIP LOCKED`` in the subquery, so
+dispatchers on several machines take disjoint batches without waiting on each other; on SQLite
+the single UPDATE … RETURNING holds the write lock, which makes it atomic. A claim carries a
+lease; a dispatcher that dies leaves rows whose lease runs out, and the next claim takes them
+again. Finishing is fenced: only the worker holding the claim can finish a row, so a dispatcher
+that stalled past its lease cannot overwrite what another one did.
+"""
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, insert, or_, select, update
+
+from abmcontent.errors import InvalidTransition
+from abmcontent.extensions import db
+from abmcontent.models import Enrollment, Touchpoint, TouchpointTransition
+
+TRANSITIONS = {
+    ("planned", "claimed"),
+    ("claimed", "claimed"),    # the lease ran out (its dispatcher died): claimed again
+    ("claimed", "sent"),
+    ("claimed", "failed"),
+    ("claimed", "planned"),    # a temporary failure: back in line, later
+    ("claimed", "skipped"),
+    ("planned", "skipped"),
+    ("claimed", "missed"),
+    ("planned", "missed"),
+    ("planned", "cancelled"),
+    ("claimed", "cancelled"),
+}
+LEASE = timedelta(minutes=5)
+MAX_ATTEMPTS = 6
+BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1),
+           timedelta(hours=4))
+
+
+def idempotency_key(*parts) -> str:
+    """The same touchpoint always gets the same key (plan step, account, contact, due date…)."""
+    return hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()[:40]
+
+
+def schedule(*, account_id: int, contact_id: int | None, channel: str, due_at: datetime,
+             window_end_at: datetime, key: str, now: datetime, enrollment_id: int | None = None,
+             step_id: int | None = None, asset_id: int | None = None, subject: str = "") -> Touchpoint:
+    """A planned touchpoint; scheduling the same key again returns the one already there."""
+    found = db.session.scalar(select(Touchpoint).where(Touchpoint.idempotency_key == key))
+    if found is not None:
+        return found
+    touchpoint = Touchpoint(account_id=account_id, contact_id=contact_id, channel=channel, due_at=due_at,
+                            window_end_at=window_end_at, idempotency_key=key, enrollment_id=enrollment_id,
+                            step_id=step_id, asset_id=asset_id, subject=subject, status="planned",
+                            created_at=now, updated_at=now)
+    db.session.add(touchpoint)
+    db.session.commit()
+    return touchpoint
+
+
+def _log(rows: list[tuple[int, str, str]], worker: str, reason: str, now: datetime) -> None:
+    if rows:
+        db.session.execute(insert(TouchpointTransition), [
+            {"touchpoint_id": tid, "from_status": before, "to_status": after, "reason": reason[:1000],
+             "worker": worker[:100], "at": now} for tid, before, after in rows])
+
+
+def _claim(condition, now: datetime, worker: str, batch: int, lease: timedelta) -> list[int]:
+    t = Touchpoint.__table__
+    live = or_(t.c.enrollment_id.is_(None), t.c.enrollment_id.in_(
+        select(Enrollment.id).where(Enrollment.status == "active")))
+    pick = select(t.c.id).where(condition, live).order_by(t.c.due_at, t.c.id).limit(batch)
+    if db.engine.dialect.name == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    statement = (update(t).where(t.c.id.in_(pick.scalar_subquery()))
+                 .values(status="claimed", claimed_by=worker[:100], lease_until=now + lease,
+                         attempts=t.c.attempts + 1, updated_at=now)
+                 .returning(t.c.id))
+    return [tid for (tid,) in db.session.execute(statement)]
+
+
+def claim_due(now: datetime, worker: str, batch: int = 100, lease: timedelta = LEASE) -> list[int]:
+    """Claim up to `batch` touchpoints for `worker`: first those whose lease ran out (a dispatcher
+    died holding them), then the due ones, oldest first; their ids. Touchpoints of a paused,
+    cancelled or stopped enrollment are left alone."""
+    t = Touchpoint.__table__
+    again = _claim(and_(t.c.status == "claimed", t.c.lease_until < now), now, worker, batch, lease)
+    _log([(tid, "claimed", "claimed") for tid in again], worker, "the previous claim's lease ran out", now)
+    fresh = _claim(and_(t.c.status == "planned", t.c.due_at <= now), now, worker, batch - len(again), lease) \
+        if batch > len(again) else []
+    _log([(tid, "planned", "claimed") for tid in fresh], worker, "due", now)
+    db.session.commit()
+    return again + fresh
+
+
+def _finish(touchpoint_id: int, worker: str, to_status: str, reason: str, now: datetime, **values) -> bool:
+    """Move a claimed touchpoint on, if `worker` still holds it; False if it no longer does."""
+    t = Touchpoint.__table__
+    if ("claimed", to_status) not in TRANSITIONS:
+        raise InvalidTransition(f"claimed → {to_status}")
+    done = db.session.execute(
+        update(t).where(t.c.id == touchpoint_id, t.c.status == "claimed", t.c.claimed_by == worker[:100])
+        .values(status=to_status, lease_until=None, updated_at=now, last_error=reason[:1000] if to_status != "sent"
+                else "", **values)).rowcount
+    if done:
+        _log([(touchpoint_id, "claimed", to_status)], worker, reason, now)
+    db.session.commit()
+    return bool(done)
+
+
+def mark_sent(touchpoint_id: int, worker: str, provider_id: str, now: datetime) -> bool:
+    return _finish(touchpoint_id, worker, "sent", "sent", now, provider_id=provider_id[:300], sent_at=now)
+
+
+def mark_failed(touchpoint_id: int, worker: str, reason: str, now: datetime) -> bool:
+    return _finish(touchpoint_id, worker, "failed", reason, now)
+
+
+def mark_skipped(touchpoint_id: int, worker: str, reason: str, now: datetime) -> bool:
+    return _finish(touchpoint_id, worker, "skipped", reason, now)
+
+
+def retry_later(touchpoint: Touchpoint, worker: str, reason: str, now: datetime) -> str:
+    """A temporary failure: back to planned after a backoff that grows with the attempts; failed
+    once attempts run out, missed if the next try would fall past the send window."""
+    if touchpoint.attempts >= MAX_ATTEMPTS:
+        _finish(touchpoint.id, worker, "failed", f"{reason} (gave up after {touchpoint.attempts} attempts)", now)
+        return "failed"
+    later = now + BACKOFF[min(touchpoint.attempts - 1, len(BACKOFF) - 1)]
+    if later > touchpoint.window_end_at:
+        _finish(touchpoint.id, worker, "missed", f"{reason}; the next try would be past its send window", now)
+        return "missed"
+    _finish(touchpoint.id, worker, "planned", f"{reason}; retry at {later.isoformat(timespec='minutes')}", now,
+            due_at=later)
+    return "planned"
+
+
+def mark_missed(now: datetime, worker: str = "scheduler") -> int:
+    """Planned touchpoints whose send window closed (the scheduler was down for hours): marked
+    missed and shown, never silently dropped and never sent late."""
+    t = Touchpoint.__table__
+    rows = db.session.execute(update(t).where(t.c.status == "planned", t.c.window_end_at < now)
+                              .values(status="missed", updated_at=now, last_error="send window passed")
+                              .returning(t.c.id)).all()
+    _log([(tid, "planned", "missed") for (tid,) in rows], worker, "send window passed", now)
+    db.session.commit()
+    return len(rows)
+
+
+def cancel(touchpoint_id: int, reason: str, now: datetime) -> None:
+    touchpoint = db.session.get(Touchpoint, touchpoint_id)
+    if touchpoint is None or (touchpoint.status, "cancelled") not in TRANSITIONS:
+        raise InvalidTransition(f"{touchpoint.status if touchpoint else 'missing'} → cancelled")
+    before = touchpoint.status
+    touchpoint.status, touchpoint.lease_until, touchpoint.updated_at = "cancelled", None, now
+    _log([(touchpoint.id, before, "cancelled")], "", reason, now)
+    db.session.commit()
+
+
+def history(touchpoint_id: int) -> list[TouchpointTransition]:
+    return list(db.session.scalars(select(TouchpointTransition).where(
+        TouchpointTransition.touchpoint_id == touchpoint_id).order_by(TouchpointTransition.id)))
+
+
+__all__ = ["TRANSITIONS", "schedule", "claim_due", "mark_sent", "mark_failed", "mark_skipped", "retry_later",
+           "mark_missed", "cancel", "history", "idempotency_key"]

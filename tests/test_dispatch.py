@@ -1,0 +1,225 @@
+"""The dispatcher and the email channel against a real SMTP server on loopback (aiosmtpd):
+messages and headers as received, retries, suppression, missed windows, expired leases, and
+several dispatcher processes over one PostgreSQL database sending each email exactly once."""
+from __future__ import annotations
+
+import multiprocessing
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from abmcontent import contacts, dispatch, touchpoints
+from abmcontent.extensions import db
+from abmcontent.models import Consent, Contact, Suppression, Touchpoint
+from tests.conftest import NOW, free_port, make_asset, make_user
+from tests.test_accounts import make_account
+
+
+def _email_touchpoint(contact, asset=None, due=NOW, subject="A plan for {{ account.name }}", key=None):
+    return touchpoints.schedule(account_id=contact.account_id, contact_id=contact.id, channel="email",
+                                due_at=due, window_end_at=due + timedelta(hours=8),
+                                key=key or touchpoints.idempotency_key("test", contact.id, due, subject),
+                                now=NOW, asset_id=asset.id if asset else None, subject=subject)
+
+
+def _priya(**overrides):
+    account = make_account(name=overrides.pop("account_name", "Harborview Bank"),
+                           domains=[overrides.pop("domain", "harborview.example")],
+                           country=overrides.pop("country", "US"))
+    contact = Contact(account=account, first_name="Priya", last_name="Raman",
+                      email=overrides.pop("email", "priya@harborview.example"), **overrides)
+    db.session.add(contact)
+    db.session.commit()
+    return contact
+
+
+@pytest.fixture
+def mail(app, smtp_server):
+    app.config["MAIL_URL"] = smtp_server.url
+    app.config["BASE_URL"] = "https://abm.example"
+    return smtp_server
+
+
+def test_a_due_email_arrives_once_with_the_headers_a_mail_client_needs(app, mail):
+    asset = make_asset(make_user(), status="published", title="Cut your close",
+                       body="Hello {{ contact.first_name | \"there\" }} at **{{ account.name }}**.")
+    contact = _priya()
+    touchpoint = _email_touchpoint(contact, asset)
+    report = dispatch.dispatch_once(NOW, "w1")
+    assert report.counts == {"sent": 1}
+    [message] = mail.messages
+    assert message["Subject"] == "A plan for Harborview Bank"
+    assert message["To"] == "Priya Raman <priya@harborview.example>"
+    assert message["Message-ID"] == f"<tp-{touchpoint.idempotency_key}@cobaltdata.example>"
+    assert message["List-Unsubscribe"].startswith("<https://abm.example/u/")
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    html = message.get_body(("html",)).get_content()
+    text = message.get_body(("plain",)).get_content()
+    assert "<strong>Harborview Bank</strong>" in html and "Hello Priya" in text
+    assert "100 Summer Street" in html and "100 Summer Street" in text
+    db.session.refresh(touchpoint)
+    assert (touchpoint.status, touchpoint.provider_id) == ("sent", message["Message-ID"])
+    assert [(t.from_status, t.to_status) for t in touchpoints.history(touchpoint.id)] == [
+        ("planned", "claimed"), ("claimed", "sent")]
+    assert dispatch.dispatch_once(NOW + timedelta(minutes=10), "w2").claimed == 0
+    assert len(mail.messages) == 1
+
+
+def test_nothing_goes_before_it_is_due(app, mail):
+    _email_touchpoint(_priya(), due=NOW + timedelta(hours=1))
+    assert dispatch.dispatch_once(NOW, "w1").claimed == 0 and mail.messages == []
+
+
+def test_a_contact_who_unsubscribed_after_scheduling_is_not_sent_to(app, mail):
+    contact = _priya()
+    touchpoint = _email_touchpoint(contact)
+    contacts.unsubscribe(contact.id, "test", NOW)
+    assert dispatch.dispatch_once(NOW, "w1").counts == {"skipped": 1}
+    assert mail.messages == [] and touchpoint.status == "skipped" and "unsubscribed" in touchpoint.last_error
+
+
+def test_korean_advertising_email_needs_prior_consent_and_says_so_in_the_subject(app, mail):
+    contact = _priya(account_name="한빛 데이터", domain="hanbit.example", country="KR",
+                     email="jiwoo@hanbit.example", language="ko")
+    first = _email_touchpoint(contact, subject="데이터 플랫폼 안내")
+    dispatch.dispatch_once(NOW, "w1")
+    assert mail.messages == [] and first.status == "skipped" and "consent" in first.last_error
+    contact.consents.append(Consent(channel="email", source="booth", wording="동의합니다", given_at=NOW))
+    db.session.commit()
+    _email_touchpoint(contact, subject="데이터 플랫폼 안내", key="second")
+    dispatch.dispatch_once(NOW, "w1")
+    assert mail.messages[0]["Subject"] == "(광고) 데이터 플랫폼 안내"
+
+
+def test_a_temporary_smtp_refusal_is_retried_later_with_backoff(app, mail):
+    touchpoint = _email_touchpoint(_priya())
+    mail.rcpt_reply = "450 4.2.0 Mailbox busy"
+    assert dispatch.dispatch_once(NOW, "w1").counts == {"planned": 1}
+    db.session.refresh(touchpoint)
+    assert touchpoint.status == "planned" and touchpoint.due_at == NOW + timedelta(minutes=1)
+    assert "450" in touchpoint.last_error
+    mail.rcpt_reply = None
+    assert dispatch.dispatch_once(NOW + timedelta(minutes=1), "w1").counts == {"sent": 1}
+    assert len(mail.messages) == 1 and touchpoint.attempts == 2
+
+
+def test_a_hard_bounce_fails_and_suppresses_the_address(app, mail):
+    touchpoint = _email_touchpoint(_priya())
+    mail.rcpt_reply = "550 5.1.1 No such user"
+    dispatch.dispatch_once(NOW, "w1")
+    db.session.refresh(touchpoint)
+    assert touchpoint.status == "failed" and "550" in touchpoint.last_error
+    assert db.session.get(Suppression, "priya@harborview.example").reason == "bounced"
+    mail.rcpt_reply = None
+    _email_touchpoint(touchpoint.contact, key="another")
+    assert dispatch.dispatch_once(NOW, "w1").counts == {"skipped": 1} and mail.messages == []
+
+
+def test_with_the_smtp_server_down_nothing_is_lost(app):
+    app.config["MAIL_URL"] = f"smtp://127.0.0.1:{free_port()}"  # nobody listens there
+    touchpoint = _email_touchpoint(_priya())
+    assert dispatch.dispatch_once(NOW, "w1").counts == {"planned": 1}
+    db.session.refresh(touchpoint)
+    assert touchpoint.status == "planned" and "unreachable" in touchpoint.last_error
+
+
+def test_a_line_break_in_the_subject_is_refused_not_sent(app, mail):
+    touchpoint = _email_touchpoint(_priya(), subject="Hi\r\nBcc: everyone@example.com")
+    dispatch.dispatch_once(NOW, "w1")
+    assert touchpoint.status == "failed" and "line break" in touchpoint.last_error and mail.messages == []
+
+
+def test_past_its_send_window_a_touchpoint_is_marked_missed_not_sent_late(app, mail):
+    touchpoint = _email_touchpoint(_priya())
+    dispatch.dispatch_once(NOW + timedelta(hours=9), "w1")
+    assert touchpoint.status == "missed" and mail.messages == []
+    assert [t.to_status for t in touchpoints.history(touchpoint.id)] == ["missed"]
+
+
+def test_a_dispatcher_that_died_after_claiming_leaves_it_to_another_after_the_lease(app, mail):
+    touchpoint = _email_touchpoint(_priya())
+    assert touchpoints.claim_due(NOW, "dead-worker") == [touchpoint.id]  # …and then it was killed
+    assert dispatch.dispatch_once(NOW + timedelta(minutes=1), "w2").claimed == 0  # lease still held
+    assert dispatch.dispatch_once(NOW + timedelta(minutes=6), "w2").counts == {"sent": 1}
+    assert len(mail.messages) == 1
+    assert touchpoints.mark_sent(touchpoint.id, "dead-worker", "x", NOW) is False  # fenced
+    assert [(t.to_status, t.worker) for t in touchpoints.history(touchpoint.id)] == [
+        ("claimed", "dead-worker"), ("claimed", "w2"), ("sent", "w2")]
+
+
+def test_scheduling_the_same_touchpoint_twice_keeps_one(app):
+    contact = _priya()
+    first = _email_touchpoint(contact, key="same")
+    assert _email_touchpoint(contact, key="same").id == first.id
+    assert db.session.scalar(select(db.func.count(Touchpoint.id))) == 1
+
+
+def test_one_click_unsubscribe_post_works_without_a_session_and_a_get_only_asks(app, client):
+    from abmcontent.channels.email import unsubscribe_token
+
+    contact = _priya()
+    url = f"/u/{unsubscribe_token(app.config['SECRET_KEY'], contact.id)}"
+    page = client.get(url)
+    assert page.status_code == 200 and "Unsubscribe from our emails?" in page.get_data(as_text=True)
+    assert contact.unsubscribed_at is None
+    done = client.post(url, data={"List-Unsubscribe": "One-Click"})
+    assert done.status_code == 200 and "You are unsubscribed" in done.get_data(as_text=True)
+    db.session.refresh(contact)
+    assert contact.unsubscribed_at is not None
+    assert db.session.get(Suppression, "priya@harborview.example").reason == "unsubscribed"
+    assert client.post("/u/forged.token").status_code == 404
+
+
+# --- several dispatchers, one PostgreSQL ------------------------------------------------------
+
+def _run_dispatcher(url: str, mail_url: str, name: str, config_dir: str) -> int:
+    from pathlib import Path
+
+    from abmcontent import create_app
+    from tests.conftest import _config
+
+    app = create_app(_config(Path(config_dir), url, MAIL_URL=mail_url))
+    sent = 0
+    with app.app_context():
+        while True:
+            report = dispatch.dispatch_once(NOW, name, batch=50)
+            sent += report.counts.get("sent", 0)
+            if not report.claimed:
+                break
+        db.engine.dispose()
+    return sent
+
+
+def test_three_dispatcher_processes_send_each_of_1000_emails_exactly_once(postgres_url, tmp_path, smtp_server,
+                                                                          sqlite_template):
+    from abmcontent import create_app
+    from tests.conftest import _config, _truncate_all
+
+    app = create_app(_config(tmp_path, postgres_url))
+    with app.app_context():
+        account = make_account(domains=["many.example"])
+        people = [Contact(account=account, first_name=f"P{n}", email=f"p{n}@many.example") for n in range(1000)]
+        db.session.add_all(people)
+        db.session.commit()
+        db.session.execute(Touchpoint.__table__.insert(), [
+            {"account_id": account.id, "contact_id": person.id, "channel": "email", "due_at": NOW,
+             "window_end_at": NOW + timedelta(hours=8), "idempotency_key": f"bulk-{person.id}",
+             "subject": "Hello", "status": "planned", "attempts": 0, "claimed_by": "", "provider_id": "",
+             "last_error": "", "created_at": NOW, "updated_at": NOW} for person in people])
+        db.session.commit()
+        try:
+            context = multiprocessing.get_context("spawn")
+            with context.Pool(3) as pool:
+                sent = pool.starmap(_run_dispatcher, [(postgres_url, smtp_server.url, f"d{n}", str(tmp_path))
+                                                      for n in range(3)])
+            assert sum(sent) == 1000
+            received = [m["To"] for m in smtp_server.messages]
+            assert len(received) == 1000 and len(set(received)) == 1000
+            statuses = db.session.execute(select(Touchpoint.status, db.func.count()).group_by(Touchpoint.status))
+            assert dict(statuses.all()) == {"sent": 1000}
+            assert all(n > 0 for n in sent), sent  # the work really was shared
+        finally:
+            db.session.rollback()
+            _truncate_all()
+            db.engine.dispose()
