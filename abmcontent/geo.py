@@ -111,3 +111,37 @@ def is_known_place(place: str) -> bool:
         return True
     country, _, sub = place.partition("-")
     return country in COUNTRIES and (country != "US" or sub in US_STATES)
+
+
+# The time zone a company's people most likely keep, from its country (and US state): used to
+# send in business hours when a stakeholder's own time zone is not known.
+COUNTRY_ZONES = {
+    "US": "America/New_York", "CA": "America/Toronto", "MX": "America/Mexico_City", "BR": "America/Sao_Paulo",
+    "AR": "America/Argentina/Buenos_Aires", "CL": "America/Santiago", "CO": "America/Bogota",
+    "GB": "Europe/London", "IE": "Europe/Dublin", "FR": "Europe/Paris", "DE": "Europe/Berlin",
+    "NL": "Europe/Amsterdam", "BE": "Europe/Brussels", "LU": "Europe/Luxembourg", "CH": "Europe/Zurich",
+    "AT": "Europe/Vienna", "ES": "Europe/Madrid", "PT": "Europe/Lisbon", "IT": "Europe/Rome",
+    "SE": "Europe/Stockholm", "NO": "Europe/Oslo", "DK": "Europe/Copenhagen", "FI": "Europe/Helsinki",
+    "PL": "Europe/Warsaw", "CZ": "Europe/Prague", "GR": "Europe/Athens", "HU": "Europe/Budapest",
+    "RO": "Europe/Bucharest", "IL": "Asia/Jerusalem", "TR": "Europe/Istanbul", "AE": "Asia/Dubai",
+    "SA": "Asia/Riyadh", "ZA": "Africa/Johannesburg", "NG": "Africa/Lagos", "EG": "Africa/Cairo",
+    "KE": "Africa/Nairobi", "IN": "Asia/Kolkata", "CN": "Asia/Shanghai", "HK": "Asia/Hong_Kong",
+    "TW": "Asia/Taipei", "JP": "Asia/Tokyo", "KR": "Asia/Seoul", "SG": "Asia/Singapore",
+    "MY": "Asia/Kuala_Lumpur", "TH": "Asia/Bangkok", "VN": "Asia/Ho_Chi_Minh", "ID": "Asia/Jakarta",
+    "PH": "Asia/Manila", "AU": "Australia/Sydney", "NZ": "Pacific/Auckland", "BM": "Atlantic/Bermuda",
+    "JE": "Europe/Jersey",
+}
+US_STATE_ZONES = {
+    **{s: "America/Chicago" for s in "AL AR IA IL KS LA MN MO MS ND NE OK SD TN TX WI".split()},
+    **{s: "America/Denver" for s in "CO MT NM UT WY".split()},
+    "AZ": "America/Phoenix", "ID": "America/Boise",
+    **{s: "America/Los_Angeles" for s in "CA NV OR WA".split()},
+    "AK": "America/Anchorage", "HI": "Pacific/Honolulu",
+}
+
+
+def timezone_for(country: str, region: str = "") -> str:
+    """An IANA zone for a country code (and US state code); UTC when unknown."""
+    if country == "US" and region in US_STATE_ZONES:
+        return US_STATE_ZONES[region]
+    return COUNTRY_ZONES.get(country, "UTC")

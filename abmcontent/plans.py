@@ -1,0 +1,240 @@
+"""Touchpoint plans: reusable sequences of steps, applied to accounts as touchpoints.
+
+A step is a channel, an offset after the start, a send window in the recipient's time zone (the
+stakeholder's own, else the account's, from its country and state), an asset or a slot that
+matching fills at send time, the personas it targets and its conditions. Applying a plan to
+accounts makes one enrollment per account and one touchpoint per step and recipient, in bulk
+(a 10,000-account plan is one INSERT per few thousand rows, not one scheduler job each: see
+DESIGN.md decision 1). Applying twice never doubles anything: keys are stable.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask_babel import gettext as _
+from sqlalchemy import insert, select
+
+from abmcontent import geo, taxonomy, touchpoints
+from abmcontent.errors import NotFound, PermissionDenied, ValidationError
+from abmcontent.extensions import db
+from abmcontent.models import CHANNELS, Account, Contact, Enrollment, Plan, PlanStep, Touchpoint, User
+
+CONTACT_CHANNELS = ("email", "event", "direct_mail")  # one touchpoint per stakeholder
+ACCOUNT_CHANNELS = ("sales_task", "ad_audience")       # one per account
+EDITORS = ("campaign",)
+
+
+@dataclass
+class StepInput:
+    channel: str = "email"
+    offset_days: int = 0
+    offset_hours: int = 0
+    window_start: str = "09:00"
+    window_end: str = "17:00"
+    asset_id: int | None = None
+    personas: list[str] = field(default_factory=list)
+    subject: str = ""
+    skip_if_engaged: bool = True
+    stop_on: list[str] = field(default_factory=lambda: ["meeting_booked", "reply"])
+
+
+def _clock(value: str) -> time | None:
+    try:
+        hours, minutes = value.split(":")
+        return time(int(hours), int(minutes))
+    except (ValueError, TypeError):
+        return None
+
+
+def validate_step(step: StepInput) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if step.channel not in CHANNELS:
+        errors["channel"] = [_("Choose a channel from the list.")]
+    if not 0 <= step.offset_days <= 365 or not 0 <= step.offset_hours <= 23:
+        errors["offset_days"] = [_("Use 0–365 days and 0–23 hours after the start.")]
+    start, end = _clock(step.window_start), _clock(step.window_end)
+    if start is None or end is None or start >= end:
+        errors["window_start"] = [_("The send window is two times like 09:00 and 17:00, the first earlier.")]
+    if any(p not in taxonomy.personas() for p in step.personas):
+        errors["personas"] = [_("Choose personas from the list.")]
+    if any(ch in step.subject for ch in "\r\n") or len(step.subject) > 300:
+        errors["subject"] = [_("Keep the subject on one line, under 300 characters.")]
+    return errors
+
+
+def create_plan(name: str, description: str, steps: list[StepInput], user: User | None, now: datetime,
+                is_template: bool = True) -> Plan:
+    if user is not None and not user.has_role(*EDITORS):
+        raise PermissionDenied(_("Only campaign managers can build plans."))
+    errors: dict[str, list[str]] = {}
+    if not name.strip() or len(name) > 200 or any(ch in name for ch in "\r\n"):
+        errors["name"] = [_("Give the plan a name on one line, under 200 characters.")]
+    for position, step in enumerate(steps):
+        for key, messages in validate_step(step).items():
+            errors[f"steps.{position}.{key}"] = messages
+    if errors:
+        raise ValidationError(errors)
+    plan = Plan(name=name.strip(), description=description.strip(), is_template=is_template,
+                created_by_id=user.id if user else None, created_at=now, updated_at=now)
+    for position, step in enumerate(steps):
+        plan.steps.append(_step_row(step, position))
+    db.session.add(plan)
+    db.session.commit()
+    return plan
+
+
+def _step_row(step: StepInput, position: int) -> PlanStep:
+    return PlanStep(position=position, channel=step.channel, offset_days=step.offset_days,
+                    offset_hours=step.offset_hours, window_start=step.window_start, window_end=step.window_end,
+                    asset_id=step.asset_id, personas=list(step.personas), subject=step.subject.strip(),
+                    conditions={"skip_if_engaged": step.skip_if_engaged, "stop_on": list(step.stop_on)})
+
+
+def get_plan(plan_id: int) -> Plan:
+    plan = db.session.get(Plan, plan_id)
+    if plan is None:
+        raise NotFound(_("That plan does not exist."))
+    return plan
+
+
+# --- shipped templates ---------------------------------------------------------------------------
+
+EXEC = ["economic_buyer", "champion"]
+TECH = ["technical_evaluator"]
+TEMPLATES = (
+    {"name": "Tier 1 executive sequence (six weeks)",
+     "description": "Personal outreach to the economic buyer and champion of a tier-1 account: an insight "
+                    "email, a letter from the account executive, a roundtable invitation, a case study from "
+                    "their industry and a call from their owner, over six weeks.",
+     "steps": [
+         StepInput("email", 0, 0, personas=EXEC, subject="An idea for {{ account.name }}"),
+         StepInput("sales_task", 2, 0),
+         StepInput("direct_mail", 7, 0, personas=EXEC),
+         StepInput("event", 14, 0, personas=EXEC, subject="Join our executive roundtable"),
+         StepInput("email", 28, 0, personas=EXEC, subject="How a team like {{ account.name }} did it"),
+         StepInput("sales_task", 42, 0),
+     ]},
+    {"name": "Technical evaluation (three weeks)",
+     "description": "For accounts in consideration: architecture content for technical evaluators, a "
+                    "webinar invitation and a hand-off to the solutions engineer.",
+     "steps": [
+         StepInput("email", 0, 0, personas=TECH, subject="A reference architecture for {{ account.name }}"),
+         StepInput("event", 7, 0, personas=TECH, subject="Live: a migration, torn down"),
+         StepInput("email", 14, 0, personas=TECH, subject="The checklist our engineers use"),
+         StepInput("sales_task", 21, 0),
+     ]},
+    {"name": "Awareness for the whole buying group (four weeks)",
+     "description": "One email a week to every stakeholder, each picked by matching for their role, plus "
+                    "the account in the ad audience.",
+     "steps": [
+         StepInput("ad_audience", 0, 0),
+         StepInput("email", 0, 0, subject="{{ account.name }}: what peers are doing with their data"),
+         StepInput("email", 7, 0, subject="A short read for {{ contact.first_name | \"you\" }}"),
+         StepInput("email", 14, 0, subject="The true cost of a legacy warehouse"),
+         StepInput("email", 21, 0, subject="A case study from your industry"),
+     ]},
+)
+
+
+def install_templates(user: User | None, now: datetime) -> int:
+    """The shipped plan templates, once each (by name)."""
+    added = 0
+    for template in TEMPLATES:
+        if db.session.scalar(select(Plan.id).where(Plan.name == template["name"])) is None:
+            create_plan(template["name"], template["description"], template["steps"], None, now)
+            added += 1
+    return added
+
+
+# --- applying a plan ---------------------------------------------------------------------------
+
+@dataclass
+class ApplyReport:
+    enrolled: int = 0
+    already: int = 0
+    touchpoints: int = 0
+    no_recipient: int = 0  # steps that found no stakeholder with the persona at an account
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def send_window(moment: datetime, zone: ZoneInfo, start: time, end: time) -> tuple[datetime, datetime]:
+    """The first time at or after `moment` inside the daily window in `zone`, skipping Saturday
+    and Sunday, and that day's window end; both in UTC."""
+    local = moment.astimezone(zone)
+    day: date = local.date()
+    if local.time() > end or (local.time() == end):
+        day += timedelta(days=1)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    opens = datetime.combine(day, start, zone)
+    due = max(local, opens) if day == local.date() else opens
+    closes = datetime.combine(day, end, zone)
+    return due.astimezone(timezone.utc), closes.astimezone(timezone.utc)
+
+
+def apply(plan_id: int, account_ids: list[int], start: datetime, user: User | None, now: datetime,
+          chunk: int = 500) -> ApplyReport:
+    """Enroll accounts in a plan and schedule its touchpoints (bulk; safe to repeat)."""
+    if user is not None and not user.has_role(*EDITORS):
+        raise PermissionDenied(_("Only campaign managers can apply plans."))
+    plan = get_plan(plan_id)
+    steps = [(s.id, s.channel, timedelta(days=s.offset_days, hours=s.offset_hours), _clock(s.window_start),
+              _clock(s.window_end), s.asset_id, frozenset(s.personas or ()), s.subject) for s in plan.steps]
+    report = ApplyReport()
+    user_id = user.id if user else None
+    zones: dict[str, ZoneInfo] = {}
+    for offset in range(0, len(account_ids), chunk):
+        ids = account_ids[offset:offset + chunk]
+        enrolled = set(db.session.scalars(select(Enrollment.account_id).where(
+            Enrollment.plan_id == plan.id, Enrollment.account_id.in_(ids),
+            Enrollment.status.in_(("active", "paused")))))
+        report.already += len(enrolled)
+        fresh = [i for i in ids if i not in enrolled]
+        if not fresh:
+            continue
+        accounts = {a.id: a for a in db.session.execute(
+            select(Account.id, Account.country, Account.region).where(Account.id.in_(fresh)))}
+        people: dict[int, list] = {}
+        for row in db.session.execute(select(Contact.id, Contact.account_id, Contact.persona, Contact.timezone)
+                                      .where(Contact.account_id.in_(fresh)).order_by(Contact.id)):
+            people.setdefault(row.account_id, []).append(row)
+        rows = db.session.execute(insert(Enrollment).returning(Enrollment.id, Enrollment.account_id), [
+            {"plan_id": plan.id, "account_id": account_id, "status": "active", "reason": "",
+             "started_at": start, "created_by_id": user_id} for account_id in fresh if account_id in accounts])
+        enrollment_of = {account_id: enrollment_id for enrollment_id, account_id in rows}
+        report.enrolled += len(enrollment_of)
+        batch = []
+        for account_id, enrollment_id in enrollment_of.items():
+            account = accounts[account_id]
+            account_zone_name = geo.timezone_for(account.country, account.region)
+            for step_id, channel, after, opens, closes, asset_id, personas, subject in steps:
+                if channel in ACCOUNT_CHANNELS:
+                    recipients = [(None, account_zone_name)]
+                else:
+                    recipients = [(p.id, p.timezone or account_zone_name) for p in people.get(account_id, ())
+                                  if not personas or p.persona in personas]
+                    if not recipients:
+                        report.no_recipient += 1
+                for contact_id, zone_name in recipients:
+                    zone = zones.get(zone_name) or zones.setdefault(zone_name, _zone(zone_name))
+                    due, window_end = send_window(start + after, zone, opens, closes)
+                    batch.append({
+                        "enrollment_id": enrollment_id, "step_id": step_id, "account_id": account_id,
+                        "contact_id": contact_id, "channel": channel, "asset_id": asset_id, "subject": subject,
+                        "due_at": due, "window_end_at": window_end, "status": "planned", "attempts": 0,
+                        "claimed_by": "", "provider_id": "", "last_error": "",
+                        "idempotency_key": touchpoints.idempotency_key(enrollment_id, step_id, contact_id),
+                        "created_at": now, "updated_at": now})
+        for at in range(0, len(batch), 5000):
+            db.session.execute(insert(Touchpoint), batch[at:at + 5000])
+        report.touchpoints += len(batch)
+        db.session.commit()
+    return report
