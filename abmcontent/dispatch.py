@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from abmcontent import channels, touchpoints
 from abmcontent.extensions import db
-from abmcontent.models import Touchpoint
+from abmcontent.models import Contact, Touchpoint
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +47,17 @@ def dispatch_once(now: datetime, worker: str | None = None, batch: int = 100,
     if not ids:
         return report
     available = available if available is not None else channels.for_app(current_app)
+    # the whole batch with its stakeholders and accounts in two queries, not two per touchpoint
+    batch_rows = {t.id: t for t in db.session.scalars(
+        select(Touchpoint).where(Touchpoint.id.in_(ids))
+        .options(selectinload(Touchpoint.contact).joinedload(Contact.account)))}
+    for name, channel in available.items():
+        prepare = getattr(channel, "prepare", None)
+        if prepare is not None:
+            prepare([t for t in batch_rows.values() if t.channel == name])
     try:
         for touchpoint_id in ids:
-            touchpoint = db.session.get(Touchpoint, touchpoint_id)
+            touchpoint = batch_rows.get(touchpoint_id) or db.session.get(Touchpoint, touchpoint_id)
             channel = available.get(touchpoint.channel)
             if channel is None:
                 touchpoints.mark_failed(touchpoint.id, worker, f"no {touchpoint.channel} channel is set up", now)
@@ -76,4 +86,5 @@ def dispatch_once(now: datetime, worker: str | None = None, batch: int = 100,
     finally:
         for channel in available.values():
             channel.close()
+        db.session.expire_all()  # the rows were finished on their own connections: reload on next use
     return report

@@ -95,17 +95,23 @@ def claim_due(now: datetime, worker: str, batch: int = 100, lease: timedelta = L
 
 
 def _finish(touchpoint_id: int, worker: str, to_status: str, reason: str, now: datetime, **values) -> bool:
-    """Move a claimed touchpoint on, if `worker` still holds it; False if it no longer does."""
+    """Move a claimed touchpoint on, if `worker` still holds it; False if it no longer does.
+
+    Its own short transaction on its own connection, committed before the next send: the
+    session's objects (the batch, its stakeholders) stay loaded instead of being expired by a
+    session commit after every message."""
     t = Touchpoint.__table__
     if ("claimed", to_status) not in TRANSITIONS:
         raise InvalidTransition(f"claimed → {to_status}")
-    done = db.session.execute(
-        update(t).where(t.c.id == touchpoint_id, t.c.status == "claimed", t.c.claimed_by == worker[:100])
-        .values(status=to_status, lease_until=None, updated_at=now, last_error=reason[:1000] if to_status != "sent"
-                else "", **values)).rowcount
-    if done:
-        _log([(touchpoint_id, "claimed", to_status)], worker, reason, now)
-    db.session.commit()
+    with db.engine.begin() as conn:
+        done = conn.execute(
+            update(t).where(t.c.id == touchpoint_id, t.c.status == "claimed", t.c.claimed_by == worker[:100])
+            .values(status=to_status, lease_until=None, updated_at=now,
+                    last_error=reason[:1000] if to_status != "sent" else "", **values)).rowcount
+        if done:
+            conn.execute(insert(TouchpointTransition), [
+                {"touchpoint_id": touchpoint_id, "from_status": "claimed", "to_status": to_status,
+                 "reason": reason[:1000], "worker": worker[:100], "at": now}])
     return bool(done)
 
 

@@ -63,3 +63,11 @@ def import_accounts(application, rows: int):
         job = crm_import.create_job("accounts", "sf.csv", salesforce_export(rows), None, now,
                                     application.config["UPLOAD_FOLDER"])
         return crm_import.run_job(job.id, now, application.config["UPLOAD_FOLDER"])
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
