@@ -67,6 +67,8 @@ class Defaults:
     LIBRARY_PAGE_SIZE = 25
     PUBLIC_CACHE_SECONDS = 1.0  # landing pages re-read their definition and the library at most this often
     PUBLIC_CACHE_SIZE = 4096    # composed landing pages kept per process (a few MB)
+    FREQUENCY_CAP = 3           # touches per account (all its people and channels) …
+    FREQUENCY_DAYS = 7          # … in this many days
     TOKEN_MISS_LIMIT = 20      # unknown personalized-link tokens per client address …
     TOKEN_MISS_WINDOW = 600    # … per this many seconds, then 429 until the window passes
     # The ordered buyer journey and the personas; an instance may override them in instance/settings.py.

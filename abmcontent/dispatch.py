@@ -15,9 +15,10 @@ from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
-from abmcontent import channels, touchpoints
+from abmcontent import channels, conditions, touchpoints
 from abmcontent.extensions import db
 from abmcontent.models import Contact, Touchpoint
 
@@ -47,10 +48,16 @@ def dispatch_once(now: datetime, worker: str | None = None, batch: int = 100,
     if not ids:
         return report
     available = available if available is not None else channels.for_app(current_app)
+    cap = current_app.config.get("FREQUENCY_CAP", 3)
+    cap_days = current_app.config.get("FREQUENCY_DAYS", 7)
+    recent: dict = {}
     # the whole batch with its stakeholders and accounts in two queries, not two per touchpoint
     batch_rows = {t.id: t for t in db.session.scalars(
         select(Touchpoint).where(Touchpoint.id.in_(ids))
-        .options(selectinload(Touchpoint.contact).joinedload(Contact.account)))}
+        .options(selectinload(Touchpoint.contact).joinedload(Contact.account), selectinload(Touchpoint.account),
+                 selectinload(Touchpoint.step), selectinload(Touchpoint.enrollment)))}
+    if cap > 0:
+        recent = conditions.recent_sends([t.account_id for t in batch_rows.values()], now, cap_days)
     for name, channel in available.items():
         prepare = getattr(channel, "prepare", None)
         if prepare is not None:
@@ -67,6 +74,30 @@ def dispatch_once(now: datetime, worker: str | None = None, batch: int = 100,
                 touchpoints._finish(touchpoint.id, worker, "missed", "send window passed", now)
                 report.add("missed")
                 continue
+            verdict = conditions.check(touchpoint, now, cap, cap_days, recent)
+            if verdict.action == "stop":
+                conditions.stop_plan(touchpoint.enrollment_id, verdict.reason)
+                touchpoints.mark_skipped(touchpoint.id, worker, verdict.reason, now)
+                report.add("skipped")
+                continue
+            if verdict.action in ("skip", "missed"):
+                touchpoints._finish(touchpoint.id, worker, "skipped" if verdict.action == "skip" else "missed",
+                                    verdict.reason, now)
+                report.add("skipped" if verdict.action == "skip" else "missed")
+                continue
+            if verdict.action == "later":
+                touchpoints._finish(touchpoint.id, worker, "planned", verdict.reason, now, due_at=verdict.until)
+                report.add("deferred")
+                continue
+            if touchpoint.channel == "email" and touchpoint.asset_id is None and touchpoint.step_id is not None:
+                picked = conditions.fill_slot(touchpoint, now)
+                if picked is None:
+                    touchpoints.mark_skipped(touchpoint.id, worker, "no published asset fits this stakeholder", now)
+                    report.add("skipped")
+                    continue
+                # sent with it, and written to the row when it is finished (not flushed by the session,
+                # which would hold SQLite's write lock across the send)
+                set_committed_value(touchpoint, "asset_id", picked)
             try:
                 outcome = channel.deliver(touchpoint, now)
             except Exception as error:  # an adapter bug must not take the batch down: retried later
@@ -75,7 +106,8 @@ def dispatch_once(now: datetime, worker: str | None = None, batch: int = 100,
                 outcome = channels.Outcome("retry", f"unexpected error: {error}")
                 touchpoint = db.session.get(Touchpoint, touchpoint_id)
             if outcome.status == "sent":
-                touchpoints.mark_sent(touchpoint.id, worker, outcome.provider_id, now)
+                touchpoints.mark_sent(touchpoint.id, worker, outcome.provider_id, now, asset_id=touchpoint.asset_id)
+                recent.setdefault(touchpoint.account_id, []).append(now)
             elif outcome.status == "skipped":
                 touchpoints.mark_skipped(touchpoint.id, worker, outcome.reason, now)
             elif outcome.status == "failed":

@@ -128,7 +128,8 @@ RULE_LABELS = {"token": _l("Personalized link"), "cookie": _l("Returning visitor
                "utm": _l("Industry from the link's utm_ parameter"), "anonymous": _l("Anonymous")}
 EVENT_LABELS = {"page_view": _l("Page view"), "time_on_page": _l("Time on page"),
                 "asset_open": _l("Asset opened"), "asset_download": _l("Asset downloaded"),
-                "cta_click": _l("Call to action clicked"), "form_fill": _l("Form filled")}
+                "cta_click": _l("Call to action clicked"), "form_fill": _l("Form filled"),
+                "meeting_booked": _l("Meeting booked"), "reply": _l("Replied")}
 
 
 def region_options() -> list[tuple[str, str]]:

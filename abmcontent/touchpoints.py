@@ -115,8 +115,8 @@ def _finish(touchpoint_id: int, worker: str, to_status: str, reason: str, now: d
     return bool(done)
 
 
-def mark_sent(touchpoint_id: int, worker: str, provider_id: str, now: datetime) -> bool:
-    return _finish(touchpoint_id, worker, "sent", "sent", now, provider_id=provider_id[:300], sent_at=now)
+def mark_sent(touchpoint_id: int, worker: str, provider_id: str, now: datetime, **values) -> bool:
+    return _finish(touchpoint_id, worker, "sent", "sent", now, provider_id=provider_id[:300], sent_at=now, **values)
 
 
 def mark_failed(touchpoint_id: int, worker: str, reason: str, now: datetime) -> bool:

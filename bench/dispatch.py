@@ -100,21 +100,24 @@ def main() -> None:
 
     start = datetime.now(timezone.utc) + timedelta(seconds=3)
     with app.app_context():
-        account = Account(name="Bench Corp", domain="bench.example", created_at=start, updated_at=start)
-        db.session.add(account)
-        db.session.commit()
+        # three stakeholders per account: one email each stays within the frequency cap (3 a week)
+        db.session.execute(insert(Account), [
+            {"name": f"Bench Corp {n}", "domain": f"bench{n}.example", "created_at": start, "updated_at": start}
+            for n in range((args.emails + 2) // 3)])
+        accounts = list(db.session.scalars(select(Account.id).order_by(Account.id)))
         db.session.execute(insert(Contact), [
-            {"account_id": account.id, "first_name": f"P{n}", "last_name": "Bench", "email": f"p{n}@bench.example",
-             "language": "en", "created_at": start, "updated_at": start} for n in range(args.emails)])
+            {"account_id": accounts[n // 3], "first_name": f"P{n}", "last_name": "Bench",
+             "email": f"p{n}@bench{n // 3}.example", "language": "en", "created_at": start, "updated_at": start}
+            for n in range(args.emails)])
         db.session.commit()
-        people = list(db.session.scalars(select(Contact.id).order_by(Contact.id)))
+        people = list(db.session.execute(select(Contact.id, Contact.account_id).order_by(Contact.id)))
         step = args.spread / max(1, args.emails - 1)
         db.session.execute(insert(Touchpoint), [
-            {"account_id": account.id, "contact_id": contact_id, "channel": "email", "subject": "Hello {{ account.name }}",
+            {"account_id": account_id, "contact_id": contact_id, "channel": "email", "subject": "Hello {{ account.name }}",
              "due_at": start + timedelta(seconds=n * step), "window_end_at": start + timedelta(hours=8),
              "status": "planned", "attempts": 0, "claimed_by": "", "provider_id": "", "last_error": "",
              "idempotency_key": f"bench-{contact_id}", "created_at": start, "updated_at": start}
-            for n, contact_id in enumerate(people)])
+            for n, (contact_id, account_id) in enumerate(people)])
         db.session.commit()
         db.engine.dispose()
 
@@ -141,7 +144,7 @@ def main() -> None:
         statuses = dict(db.session.execute(select(Touchpoint.status, func.count()).group_by(Touchpoint.status)).all())
     lags = sorted((sent - due).total_seconds() for due, sent, _p in rows)
     last = max(sent for _d, sent, _p in rows) if rows else start
-    expected = {f"<tp-bench-{contact_id}@cobaltdata.example>" for contact_id in people}
+    expected = {f"<tp-bench-{contact_id}@cobaltdata.example>" for contact_id, _a in people}
     figures = {
         "emails": args.emails, "workers": args.workers, "spread_s": args.spread,
         "database": "postgresql" if args.postgres else "sqlite",

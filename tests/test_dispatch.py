@@ -223,3 +223,82 @@ def test_three_dispatcher_processes_send_each_of_1000_emails_exactly_once(postgr
             db.session.rollback()
             _truncate_all()
             db.engine.dispose()
+
+
+# --- conditions --------------------------------------------------------------------------------
+
+def _plan_touchpoints(contact, steps, start=NOW):
+    from abmcontent import plans
+
+    plan = plans.create_plan("Test plan", "", steps, None, NOW)
+    plans.apply(plan.id, [contact.account_id], start, None, NOW)
+    return list(db.session.scalars(select(Touchpoint).order_by(Touchpoint.due_at, Touchpoint.id)))
+
+
+def _event(contact, type_, asset_id=None, at=NOW):
+    import uuid
+
+    from abmcontent.models import EngagementEvent
+
+    db.session.add(EngagementEvent(key=uuid.uuid4().hex, type=type_, occurred_at=at, account_id=contact.account_id,
+                                   contact_id=contact.id, asset_id=asset_id))
+    db.session.commit()
+
+
+def test_an_empty_asset_slot_is_filled_by_matching_for_the_stakeholder(app, mail):
+    from abmcontent import plans
+
+    make_asset(make_user(), status="published", title="Champion's guide", personas=["champion"],
+               body="For {{ contact.first_name }}.")
+    contact = _priya(persona="champion")
+    [touchpoint] = _plan_touchpoints(contact, [plans.StepInput("email", subject="")])
+    dispatch.dispatch_once(touchpoint.due_at, "w1")
+    db.session.refresh(touchpoint)
+    assert touchpoint.status == "sent" and touchpoint.asset_id is not None
+    assert mail.messages[0]["Subject"] == "Champion's guide"
+
+
+def test_a_booked_meeting_stops_the_plan_for_the_account(app, mail):
+    from abmcontent import plans
+    from abmcontent.models import Enrollment
+
+    make_asset(make_user(), status="published", title="Anything")
+    contact = _priya()
+    first, second = _plan_touchpoints(contact, [plans.StepInput("email", 0, subject="One"),
+                                                plans.StepInput("email", 3, subject="Two")])
+    dispatch.dispatch_once(first.due_at, "w1")
+    _event(contact, "meeting_booked", at=first.due_at + timedelta(days=1))
+    dispatch.dispatch_once(second.due_at, "w1")
+    db.session.refresh(second)
+    assert second.status == "skipped" and "meeting booked" in second.last_error
+    assert db.session.scalar(select(Enrollment.status)) == "stopped"
+    assert [m["Subject"] for m in mail.messages] == ["One"]
+
+
+def test_a_stakeholder_who_already_read_the_asset_is_skipped(app, mail):
+    from abmcontent import plans
+
+    asset = make_asset(make_user(), status="published", title="Read it already")
+    contact = _priya()
+    [touchpoint] = _plan_touchpoints(contact, [plans.StepInput("email", subject="x", asset_id=asset.id)])
+    _event(contact, "asset_open", asset.id)
+    dispatch.dispatch_once(touchpoint.due_at, "w1")
+    db.session.refresh(touchpoint)
+    assert touchpoint.status == "skipped" and "already engaged" in touchpoint.last_error and mail.messages == []
+
+
+def test_the_frequency_cap_holds_an_accounts_fourth_touch_in_a_week(app, mail):
+    from abmcontent import plans
+
+    author = make_user()
+    for n in range(4):  # the slot never sends one stakeholder the same asset twice
+        make_asset(author, status="published", title=f"Read {n}")
+    contact = _priya()
+    rows = _plan_touchpoints(contact, [plans.StepInput("email", day, subject=f"S{day}", window_end="17:00",
+                                                       skip_if_engaged=False)
+                                       for day in (0, 1, 2, 3)])
+    for row in rows:
+        dispatch.dispatch_once(row.due_at, "w1")
+    db.session.expire_all()
+    assert [r.status for r in rows] == ["sent", "sent", "sent", "missed"]
+    assert "frequency cap" in rows[3].last_error and len(mail.messages) == 3

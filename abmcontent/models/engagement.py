@@ -15,7 +15,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from abmcontent.extensions import db
 from abmcontent.models.base import UTCDateTime
 
-EVENT_TYPES = ("page_view", "time_on_page", "asset_open", "asset_download", "cta_click", "form_fill")
+EVENT_TYPES = ("page_view", "time_on_page", "asset_open", "asset_download", "cta_click", "form_fill",
+               "meeting_booked", "reply")
 CONSUMED_TYPES = ("asset_open", "asset_download", "form_fill")  # the visitor has that asset now
 
 

@@ -101,6 +101,8 @@ class Touchpoint(db.Model):
 
     account: Mapped[Account] = relationship()
     contact: Mapped[Contact | None] = relationship()
+    step: Mapped[PlanStep | None] = relationship()
+    enrollment: Mapped[Enrollment | None] = relationship()
     transitions: Mapped[list["TouchpointTransition"]] = relationship(
         cascade="all, delete-orphan", order_by="TouchpointTransition.id")
 
