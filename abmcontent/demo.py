@@ -124,6 +124,9 @@ def load(content_folder: str, now: datetime, upload_folder: str) -> DemoReport:
         created_accounts += crm_import.get_job(job.id).report.get("added", 0)
     report = content_sync.sync(content_folder, now)
     _landing_pages(db.session.scalar(select(User).where(User.email == "marketer@abmcontent.demo")), now)
+    from abmcontent import plans
+
+    plans.install_templates(None, now)
     return DemoReport(created_users, created_accounts, created_contacts, report)
 
 

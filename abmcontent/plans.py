@@ -238,3 +238,88 @@ def apply(plan_id: int, account_ids: list[int], start: datetime, user: User | No
         report.touchpoints += len(batch)
         db.session.commit()
     return report
+
+
+# --- running plans -------------------------------------------------------------------------------
+
+ENROLLMENT_ACTIONS = {"pause": ("active", "paused"), "resume": ("paused", "active"),
+                      "cancel": (None, "cancelled")}
+
+
+def list_plans() -> list[tuple[Plan, int, int]]:
+    """Plans with their number of enrolled accounts and touchpoints still planned."""
+    from sqlalchemy import func
+
+    enrolled = dict(db.session.execute(select(Enrollment.plan_id, func.count()).where(
+        Enrollment.status.in_(("active", "paused"))).group_by(Enrollment.plan_id)).all())
+    planned = dict(db.session.execute(select(Enrollment.plan_id, func.count(Touchpoint.id)).join(
+        Touchpoint, Touchpoint.enrollment_id == Enrollment.id).where(Touchpoint.status == "planned")
+        .group_by(Enrollment.plan_id)).all())
+    return [(plan, enrolled.get(plan.id, 0), planned.get(plan.id, 0))
+            for plan in db.session.scalars(select(Plan).order_by(Plan.name))]
+
+
+def enrollments(plan_id: int) -> list[Enrollment]:
+    return list(db.session.scalars(select(Enrollment).where(Enrollment.plan_id == plan_id)
+                                   .order_by(Enrollment.status != "active", Enrollment.id.desc()).limit(500)))
+
+
+def set_enrollment(enrollment_id: int, action: str, user: User | None, now: datetime) -> Enrollment:
+    """Pause, resume or cancel one account in a plan. Paused touchpoints wait (and are marked
+    missed if their window passes meanwhile); cancelling cancels every one still planned."""
+    if user is not None and not user.has_role(*EDITORS):
+        raise PermissionDenied(_("Only campaign managers can pause, resume or cancel plans."))
+    enrollment = db.session.get(Enrollment, enrollment_id)
+    if enrollment is None or action not in ENROLLMENT_ACTIONS:
+        raise NotFound(_("That account is not in this plan."))
+    needed, to = ENROLLMENT_ACTIONS[action]
+    if (needed and enrollment.status != needed) or enrollment.status in ("cancelled", "stopped"):
+        raise ValidationError({"status": [_("This account's plan is %(status)s.",
+                                            status=taxonomy.label("enrollment", enrollment.status))]})
+    enrollment.status = to
+    if to == "cancelled":
+        for touchpoint in db.session.scalars(select(Touchpoint).where(
+                Touchpoint.enrollment_id == enrollment.id, Touchpoint.status.in_(("planned", "claimed")))):
+            touchpoints.cancel(touchpoint.id, f"plan cancelled for the account by {user.email if user else 'an operator'}",
+                               now)
+    db.session.commit()
+    return enrollment
+
+
+def calendar(plan_id: int, now: datetime, days: int = 56) -> list[tuple[date, dict[str, int]]]:
+    """What is coming per day (UTC dates) and channel, for the plan's next `days` days."""
+    until = now + timedelta(days=days)
+    rows = db.session.execute(
+        select(Touchpoint.due_at, Touchpoint.channel).join(Enrollment, Enrollment.id == Touchpoint.enrollment_id)
+        .where(Enrollment.plan_id == plan_id, Touchpoint.status == "planned", Touchpoint.due_at < until)
+        .order_by(Touchpoint.due_at).limit(200_000)).all()
+    by_day: dict[date, dict[str, int]] = {}
+    for due_at, channel in rows:
+        day = by_day.setdefault(due_at.date(), {})
+        day[channel] = day.get(channel, 0) + 1
+    return sorted(by_day.items())
+
+
+def account_touchpoints(account_id: int, limit: int = 100) -> list[Touchpoint]:
+    return list(db.session.scalars(select(Touchpoint).where(Touchpoint.account_id == account_id)
+                                   .order_by(Touchpoint.due_at.desc()).limit(limit)))
+
+
+def reschedule(touchpoint_id: int, due_at: datetime, user: User | None, now: datetime) -> Touchpoint:
+    """Move one planned touchpoint; its send window moves with it."""
+    if user is not None and not user.has_role(*EDITORS):
+        raise PermissionDenied(_("Only campaign managers can reschedule touchpoints."))
+    touchpoint = db.session.get(Touchpoint, touchpoint_id)
+    if touchpoint is None:
+        raise NotFound(_("That touchpoint does not exist."))
+    if touchpoint.status != "planned":
+        raise ValidationError({"due_at": [_("Only a planned touchpoint can be rescheduled.")]})
+    if due_at < now:
+        raise ValidationError({"due_at": [_("Choose a time in the future.")]})
+    length = touchpoint.window_end_at - touchpoint.due_at
+    touchpoint.due_at, touchpoint.window_end_at, touchpoint.updated_at = due_at, due_at + length, now
+    db.session.add(touchpoints.TouchpointTransition(
+        touchpoint_id=touchpoint.id, from_status="planned", to_status="planned",
+        reason=f"rescheduled to {due_at.isoformat(timespec='minutes')}", worker=user.email if user else "", at=now))
+    db.session.commit()
+    return touchpoint

@@ -126,6 +126,13 @@ VARIANT_LABELS = {"personalized": _l("Personalized"), "control": _l("Control (ge
 RULE_LABELS = {"token": _l("Personalized link"), "cookie": _l("Returning visitor (cookie)"),
                "ip": _l("Company network (IP range)"), "email_domain": _l("Form email domain"),
                "utm": _l("Industry from the link's utm_ parameter"), "anonymous": _l("Anonymous")}
+ENROLLMENT_LABELS = {"active": _l("Active"), "paused": _l("Paused"), "cancelled": _l("Cancelled"),
+                     "stopped": _l("Stopped")}
+CHANNEL_LABELS = {"email": _l("Email"), "event": _l("Event invitation"), "direct_mail": _l("Direct mail"),
+                  "sales_task": _l("Sales task"), "ad_audience": _l("Ad audience")}
+TOUCHPOINT_LABELS = {"planned": _l("Planned"), "claimed": _l("Sending"), "sent": _l("Sent"),
+                     "failed": _l("Failed"), "skipped": _l("Skipped"), "missed": _l("Missed"),
+                     "cancelled": _l("Cancelled")}
 EVENT_LABELS = {"page_view": _l("Page view"), "time_on_page": _l("Time on page"),
                 "asset_open": _l("Asset opened"), "asset_download": _l("Asset downloaded"),
                 "cta_click": _l("Call to action clicked"), "form_fill": _l("Form filled"),
@@ -167,7 +174,8 @@ def label(kind: str, value: str) -> str:
         "icp_attribute": ICP_ATTRIBUTE_LABELS, "import_status": IMPORT_STATUS_LABELS,
         "seniority": SENIORITY_LABELS, "authority": AUTHORITY_LABELS,
         "import_field": IMPORT_FIELD_LABELS, "section": SECTION_LABELS, "variant": VARIANT_LABELS,
-        "rule": RULE_LABELS, "event": EVENT_LABELS,
+        "rule": RULE_LABELS, "event": EVENT_LABELS, "enrollment": ENROLLMENT_LABELS, "channel": CHANNEL_LABELS,
+        "touchpoint": TOUCHPOINT_LABELS,
     }[kind]
     found = table.get(value)
     return str(found) if found is not None else value.replace("_", " ").capitalize()

@@ -17,7 +17,7 @@ from sqlalchemy import and_, insert, or_, select, update
 
 from abmcontent.errors import InvalidTransition
 from abmcontent.extensions import db
-from abmcontent.models import Enrollment, Touchpoint, TouchpointTransition
+from abmcontent.models import Enrollment, Touchpoint, TouchpointTransition  # noqa: F401 (re-exported)
 
 TRANSITIONS = {
     ("planned", "claimed"),

@@ -16,9 +16,10 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 
 
 def init_app(app: Flask) -> None:
-    from abmcontent.web import accounts, auth, icp, imports, landing_pages, library, pages, public
+    from abmcontent.web import accounts, auth, icp, imports, landing_pages, library, pages, plans, public
 
-    for blueprint in (auth.bp, pages.bp, library.bp, accounts.bp, icp.bp, imports.bp, landing_pages.bp, public.bp):
+    for blueprint in (auth.bp, pages.bp, library.bp, accounts.bp, icp.bp, imports.bp, landing_pages.bp, plans.bp,
+                      public.bp):
         app.register_blueprint(blueprint)
 
     from abmcontent import markup, merge_fields

@@ -8,7 +8,7 @@ from flask import (Blueprint, Response, flash, redirect, render_template, reques
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from abmcontent import accounts, contacts, crm_csv, engagement, identification, landing, scoring
+from abmcontent import accounts, contacts, crm_csv, engagement, identification, landing, plans, scoring
 from abmcontent.errors import ValidationError
 from abmcontent.extensions import htmx
 from abmcontent.web.rendering import page_or_fragment, roles_required
@@ -39,7 +39,7 @@ def index():
     page = accounts.search(filters)
     return page_or_fragment("accounts/index.html", "accounts/_results.html", filters=filters,
                             page=page, owners=accounts.owners(), title=_("Target accounts"),
-                            can_edit=accounts.can_edit(current_user))
+                            can_edit=accounts.can_edit(current_user), plan_choices=_plan_choices())
 
 
 @bp.get("/win-back")
@@ -50,7 +50,7 @@ def win_back():
     page = accounts.search(filters)
     return page_or_fragment("accounts/index.html", "accounts/_results.html", filters=filters,
                             page=page, owners=accounts.owners(), title=_("Win-back: lost accounts"),
-                            win_back=True, can_edit=accounts.can_edit(current_user))
+                            win_back=True, can_edit=accounts.can_edit(current_user), plan_choices=_plan_choices())
 
 
 @bp.get("/export.csv")
@@ -83,10 +83,15 @@ def bulk():
     return redirect(form.get("next") if (form.get("next") or "").startswith("/accounts") else url_for("accounts.index"), 303)
 
 
+def _plan_choices():
+    return [plan for plan, _enrolled, _planned in plans.list_plans()] if current_user.has_role(*plans.EDITORS) else []
+
+
 def _page_context(account):
     return dict(account=account, stakeholders=accounts.stakeholder_map(account),
                 links=identification.links_for(account.id), published_pages=landing.published_pages(),
-                activity=engagement.timeline(account.id),
+                activity=engagement.timeline(account.id), touchpoints=plans.account_touchpoints(account.id),
+                can_plan=current_user.has_role(*plans.EDITORS),
                 can_link=identification.can_link(current_user),
                 explanation=scoring.explain(account),
                 recommendations=accounts.recommendations(account, _now()),

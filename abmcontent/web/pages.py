@@ -29,9 +29,3 @@ def dashboard():
     coverage = library.coverage()
     return render_template("pages/dashboard.html", counts=counts, coverage=coverage,
                            tiers=accounts.tier_counts(), targets=accounts.target_counts())
-
-
-@bp.get("/plans")
-@login_required
-def plans():
-    return render_template("pages/plans.html")

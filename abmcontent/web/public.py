@@ -173,12 +173,6 @@ def _not_found_page(error):
 
 # --- routes ------------------------------------------------------------------------------------
 
-@bp.get("/healthz")
-def health():
-    """For load balancers (and the benchmark's hello-world): answers without touching the database."""
-    return Response("ok\n", mimetype="text/plain")
-
-
 # --- the page cache ------------------------------------------------------------------------------
 #
 # A personalized page costs ~10 ms to compose (matching, the owner, the case study, the template);
