@@ -34,15 +34,23 @@ def stop_plan(enrollment_id: int, reason: str) -> None:
     db.session.commit()
 
 
-def recent_sends(account_ids, now: datetime, days: int) -> dict[int, list[datetime]]:
-    """For a batch, in one query: each account's sends in the last `days`, oldest first. The
-    dispatcher appends its own sends as it goes, so the cap holds inside a batch too."""
+def recent_sends(account_ids, now: datetime, days: int, worker: str = "") -> dict[int, list[datetime]]:
+    """For a batch, in one query: each account's sends in the last `days`, oldest first, and
+    what other dispatchers hold claimed right now (counted as sent now: they are about to be).
+    The dispatcher appends its own sends as it goes, so the cap holds inside a batch and
+    across dispatchers working at the same time."""
+    from sqlalchemy import and_, or_
+
     recent: dict[int, list[datetime]] = {}
     for account_id, sent_at in db.session.execute(
             select(Touchpoint.account_id, Touchpoint.sent_at).where(
-                Touchpoint.account_id.in_(set(account_ids)), Touchpoint.status == "sent",
-                Touchpoint.sent_at > now - timedelta(days=days)).order_by(Touchpoint.sent_at)):
-        recent.setdefault(account_id, []).append(sent_at)
+                Touchpoint.account_id.in_(set(account_ids)),
+                or_(and_(Touchpoint.status == "sent", Touchpoint.sent_at > now - timedelta(days=days)),
+                    and_(Touchpoint.status == "claimed", Touchpoint.claimed_by != worker,
+                         Touchpoint.lease_until > now)))):
+        recent.setdefault(account_id, []).append(sent_at or now)
+    for times in recent.values():
+        times.sort()
     return recent
 
 

@@ -57,7 +57,7 @@ def dispatch_once(now: datetime, worker: str | None = None, batch: int = 100,
         .options(selectinload(Touchpoint.contact).joinedload(Contact.account), selectinload(Touchpoint.account),
                  selectinload(Touchpoint.step), selectinload(Touchpoint.enrollment)))}
     if cap > 0:
-        recent = conditions.recent_sends([t.account_id for t in batch_rows.values()], now, cap_days)
+        recent = conditions.recent_sends([t.account_id for t in batch_rows.values()], now, cap_days, worker)
     for name, channel in available.items():
         prepare = getattr(channel, "prepare", None)
         if prepare is not None:

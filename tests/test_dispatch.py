@@ -198,12 +198,16 @@ def test_three_dispatcher_processes_send_each_of_1000_emails_exactly_once(postgr
 
     app = create_app(_config(tmp_path, postgres_url))
     with app.app_context():
-        account = make_account(domains=["many.example"])
-        people = [Contact(account=account, first_name=f"P{n}", email=f"p{n}@many.example") for n in range(1000)]
-        db.session.add_all(people)
+        # 334 accounts × 3 stakeholders: one email each keeps every account inside its frequency cap
+        from abmcontent.models import Account
+
+        accounts = [Account(name=f"Many {n}", domain=f"many{n}.example") for n in range(334)]
+        people = [Contact(account=accounts[n // 3], first_name=f"P{n}", email=f"p{n}@many.example")
+                  for n in range(1000)]
+        db.session.add_all(accounts + people)
         db.session.commit()
         db.session.execute(Touchpoint.__table__.insert(), [
-            {"account_id": account.id, "contact_id": person.id, "channel": "email", "due_at": NOW,
+            {"account_id": person.account_id, "contact_id": person.id, "channel": "email", "due_at": NOW,
              "window_end_at": NOW + timedelta(hours=8), "idempotency_key": f"bulk-{person.id}",
              "subject": "Hello", "status": "planned", "attempts": 0, "claimed_by": "", "provider_id": "",
              "last_error": "", "created_at": NOW, "updated_at": NOW} for person in people])
@@ -302,3 +306,17 @@ def test_the_frequency_cap_holds_an_accounts_fourth_touch_in_a_week(app, mail):
     db.session.expire_all()
     assert [r.status for r in rows] == ["sent", "sent", "sent", "missed"]
     assert "frequency cap" in rows[3].last_error and len(mail.messages) == 3
+
+
+def test_the_frequency_cap_holds_across_dispatchers_working_at_once(app, mail):
+    from abmcontent.models import Account
+
+    account = Account(name="One account", domain="one.example")
+    people = [Contact(account=account, first_name=f"P{n}", email=f"p{n}@one.example") for n in range(10)]
+    db.session.add_all([account, *people])
+    db.session.commit()
+    for person in people:
+        _email_touchpoint(person, key=f"k{person.id}")
+    touchpoints.claim_due(NOW, "other", batch=5)  # another dispatcher holds five right now
+    report = dispatch.dispatch_once(NOW, "me")
+    assert report.counts.get("sent", 0) == 0  # the five in flight elsewhere already exceed the cap of 3
