@@ -323,3 +323,32 @@ def reschedule(touchpoint_id: int, due_at: datetime, user: User | None, now: dat
         reason=f"rescheduled to {due_at.isoformat(timespec='minutes')}", worker=user.email if user else "", at=now))
     db.session.commit()
     return touchpoint
+
+
+# --- "My tasks" ----------------------------------------------------------------------------------
+
+def my_tasks(user: User, include_closed: bool = False) -> list:
+    from abmcontent.models import SalesTask
+
+    query = select(SalesTask).where(SalesTask.owner_id == user.id)
+    if not include_closed:
+        query = query.where(SalesTask.status == "open")
+    return list(db.session.scalars(query.order_by(SalesTask.status != "open", SalesTask.due_at).limit(200)))
+
+
+def close_task(task_id: int, status: str, note: str, user: User, now: datetime):
+    """Done or skipped, by the owner (or a campaign manager), with an optional note."""
+    from abmcontent.models import SalesTask
+
+    task = db.session.get(SalesTask, task_id)
+    if task is None:
+        raise NotFound(_("That task does not exist."))
+    if task.owner_id != user.id and not user.has_role(*EDITORS):
+        raise PermissionDenied(_("Only the account owner can close this task."))
+    if status not in ("done", "skipped"):
+        raise ValidationError({"status": [_("Mark the task done or skipped.")]})
+    if any(ch in note for ch in "\x00") or len(note) > 1000:
+        raise ValidationError({"note": [_("Keep the note under 1,000 characters.")]})
+    task.status, task.note, task.done_at = status, note.strip(), now
+    db.session.commit()
+    return task

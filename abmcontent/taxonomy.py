@@ -133,6 +133,7 @@ CHANNEL_LABELS = {"email": _l("Email"), "event": _l("Event invitation"), "direct
 TOUCHPOINT_LABELS = {"planned": _l("Planned"), "claimed": _l("Sending"), "sent": _l("Sent"),
                      "failed": _l("Failed"), "skipped": _l("Skipped"), "missed": _l("Missed"),
                      "cancelled": _l("Cancelled")}
+TASK_LABELS = {"open": _l("Open"), "done": _l("Done"), "skipped": _l("Skipped")}
 EVENT_LABELS = {"page_view": _l("Page view"), "time_on_page": _l("Time on page"),
                 "asset_open": _l("Asset opened"), "asset_download": _l("Asset downloaded"),
                 "cta_click": _l("Call to action clicked"), "form_fill": _l("Form filled"),
@@ -175,7 +176,7 @@ def label(kind: str, value: str) -> str:
         "seniority": SENIORITY_LABELS, "authority": AUTHORITY_LABELS,
         "import_field": IMPORT_FIELD_LABELS, "section": SECTION_LABELS, "variant": VARIANT_LABELS,
         "rule": RULE_LABELS, "event": EVENT_LABELS, "enrollment": ENROLLMENT_LABELS, "channel": CHANNEL_LABELS,
-        "touchpoint": TOUCHPOINT_LABELS,
+        "touchpoint": TOUCHPOINT_LABELS, "task": TASK_LABELS,
     }[kind]
     found = table.get(value)
     return str(found) if found is not None else value.replace("_", " ").capitalize()

@@ -320,3 +320,52 @@ def test_the_frequency_cap_holds_across_dispatchers_working_at_once(app, mail):
     touchpoints.claim_due(NOW, "other", batch=5)  # another dispatcher holds five right now
     report = dispatch.dispatch_once(NOW, "me")
     assert report.counts.get("sent", 0) == 0  # the five in flight elsewhere already exceed the cap of 3
+
+
+# --- sales tasks and ad audiences ------------------------------------------------------------
+
+def test_a_sales_step_lands_in_the_owners_queue_with_talking_points_once(app):
+    from abmcontent import plans
+    from abmcontent.models import SalesTask
+
+    owner = make_user("sales", name="Sam Seller")
+    contact = _priya()
+    account = contact.account
+    account.owner_id, account.goals, account.challenges = owner.id, "Close the books faster", "Teradata renewal"
+    db.session.commit()
+    [touchpoint] = _plan_touchpoints(contact, [plans.StepInput("sales_task", subject="Call the CFO")])
+    dispatch.dispatch_once(touchpoint.due_at, "w1")
+    [task] = plans.my_tasks(owner)
+    assert task.title == "Call the CFO" and "Goals: Close the books faster" in task.talking_points
+    assert "Challenges: Teradata renewal" in task.talking_points
+    db.session.refresh(touchpoint)
+    assert touchpoint.status == "sent"
+    plans.close_task(task.id, "done", "Booked a meeting", owner, NOW)
+    assert plans.my_tasks(owner) == [] and db.session.scalar(select(SalesTask.status)) == "done"
+
+
+def test_a_sales_step_for_an_account_without_owner_fails_in_words(app):
+    from abmcontent import plans
+
+    contact = _priya()
+    [touchpoint] = _plan_touchpoints(contact, [plans.StepInput("sales_task")])
+    dispatch.dispatch_once(touchpoint.due_at, "w1")
+    db.session.refresh(touchpoint)
+    assert touchpoint.status == "failed" and "no owner" in touchpoint.last_error
+
+
+def test_the_ad_audience_exports_the_plans_accounts_for_company_matching(app, client):
+    import csv
+    import io
+
+    from abmcontent import plans
+    from tests.conftest import login
+
+    contact = _priya()
+    [touchpoint] = _plan_touchpoints(contact, [plans.StepInput("ad_audience")])
+    dispatch.dispatch_once(touchpoint.due_at, "w1")
+    login(client, make_user("campaign"))
+    response = client.get(f"/plans/{touchpoint.enrollment.plan_id}/audience.csv")
+    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+    assert rows[0][:3] == ["companyname", "companywebsitedomain", "companyemaildomain"]
+    assert rows[1][:3] == ["Harborview Bank", "harborview.example", "harborview.example"]

@@ -30,6 +30,8 @@ class Channel(Protocol):
 
 def for_app(app) -> dict[str, Channel]:
     """The channels this app can deliver on, by name."""
+    from abmcontent.channels.ad_audience import AdAudienceChannel
     from abmcontent.channels.email import EmailChannel
+    from abmcontent.channels.sales_task import SalesTaskChannel
 
-    return {"email": EmailChannel(app.config)}
+    return {"email": EmailChannel(app.config), "sales_task": SalesTaskChannel(), "ad_audience": AdAudienceChannel()}

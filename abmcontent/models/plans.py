@@ -128,3 +128,22 @@ class Suppression(db.Model):
     reason: Mapped[str] = mapped_column(String(50))  # unsubscribed, bounced, complained
     detail: Mapped[str] = mapped_column(String(500), default="")
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SalesTask(db.Model):
+    """A sales-task touchpoint as it lands in the account owner's "My tasks" queue."""
+
+    __tablename__ = "sales_tasks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    touchpoint_id: Mapped[int] = mapped_column(ForeignKey("touchpoints.id", ondelete="CASCADE"), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    talking_points: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open, done, skipped
+    note: Mapped[str] = mapped_column(String(1000), default="")
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    account: Mapped[Account] = relationship()

@@ -106,3 +106,42 @@ def reschedule(touchpoint_id: int):
     if account_id.isdigit():
         return redirect(url_for("accounts.show", account_id=int(account_id)) + "#touchpoints", 303)
     return redirect(url_for("plans.index"), 303)
+
+
+@bp.get("/<int:plan_id>/audience.csv")
+@login_required
+def audience(plan_id: int):
+    """The plan's ad audience as a company list for an ad platform (formula-safe CSV)."""
+    from flask import Response
+
+    from abmcontent import crm_csv
+    from abmcontent.channels.ad_audience import HEADERS, audience_rows
+
+    plan = plans.get_plan(plan_id)
+    return Response(crm_csv.export_csv(HEADERS, audience_rows(plan.id)), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="audience-plan-{plan.id}.csv"',
+        "X-Content-Type-Options": "nosniff"})
+
+
+tasks_bp = Blueprint("tasks", __name__, url_prefix="/tasks")
+
+
+@tasks_bp.get("")
+@login_required
+def my_tasks():
+    show_all = request.args.get("all") == "1"
+    return render_template("plans/tasks.html", tasks=plans.my_tasks(current_user, include_closed=show_all),
+                           show_all=show_all)
+
+
+@tasks_bp.post("/<int:task_id>")
+@login_required
+def close_task(task_id: int):
+    try:
+        task = plans.close_task(task_id, request.form.get("status", ""), request.form.get("note", ""),
+                                current_user, _now())
+        flash(_("“%(title)s” marked %(status)s.", title=task.title,
+                status=plans.taxonomy.label("task", task.status)), "success")
+    except ValidationError as error:
+        flash(str(error), "error")
+    return redirect(url_for("tasks.my_tasks"), 303)
