@@ -67,6 +67,7 @@ class Defaults:
     LIBRARY_PAGE_SIZE = 25
     PUBLIC_CACHE_SECONDS = 1.0  # landing pages re-read their definition and the library at most this often
     PUBLIC_CACHE_SIZE = 4096    # composed landing pages kept per process (a few MB)
+    MAIL_DOMAIN_RATE = 120      # messages a minute to one recipient domain, per dispatcher process
     FREQUENCY_CAP = 3           # touches per account (all its people and channels) …
     FREQUENCY_DAYS = 7          # … in this many days
     TOKEN_MISS_LIMIT = 20      # unknown personalized-link tokens per client address …

@@ -34,6 +34,46 @@ class DispatchReport:
         self.counts[status] = self.counts.get(status, 0) + 1
 
 
+class DomainRates:
+    """At most `limit` messages a minute to one recipient domain, from this dispatcher process (a
+    mailbox provider that sees a burst throttles or blocks the sender). With N dispatchers the
+    domain sees up to N × limit; the setting is per process on purpose, to need no shared state."""
+
+    def __init__(self, limit: int) -> None:
+        from collections import deque
+
+        self.limit = limit
+        self.times: dict[str, deque] = {}
+        self._deque = deque
+
+    def wait(self, domain: str, now: datetime):
+        """None if a message may go now, else the time it may."""
+        if self.limit <= 0:
+            return None
+        times = self.times.get(domain)
+        if times is None:
+            return None
+        while times and (now - times[0]).total_seconds() >= 60:
+            times.popleft()
+        if len(times) < self.limit:
+            return None
+        from datetime import timedelta
+
+        return times[0] + timedelta(seconds=60)
+
+    def sent(self, domain: str, now: datetime) -> None:
+        self.times.setdefault(domain, self._deque()).append(now)
+
+
+def _domain_rates(limit: int) -> DomainRates:
+    """One per app (so per process) and limit: the window outlives a single dispatch pass."""
+    kept = current_app.extensions.setdefault("abm_domain_rates", {})
+    rates = kept.get(limit)
+    if rates is None:
+        rates = kept[limit] = DomainRates(limit)
+    return rates
+
+
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -51,6 +91,7 @@ def dispatch_once(now: datetime, worker: str | None = None, batch: int = 100,
     cap = current_app.config.get("FREQUENCY_CAP", 3)
     cap_days = current_app.config.get("FREQUENCY_DAYS", 7)
     recent: dict = {}
+    rates = _domain_rates(current_app.config.get("MAIL_DOMAIN_RATE", 120))
     # the whole batch with its stakeholders and accounts in two queries, not two per touchpoint
     batch_rows = {t.id: t for t in db.session.scalars(
         select(Touchpoint).where(Touchpoint.id.in_(ids))
@@ -86,7 +127,15 @@ def dispatch_once(now: datetime, worker: str | None = None, batch: int = 100,
                 report.add("skipped" if verdict.action == "skip" else "missed")
                 continue
             if verdict.action == "later":
-                touchpoints._finish(touchpoint.id, worker, "planned", verdict.reason, now, due_at=verdict.until)
+                touchpoints.defer(touchpoint.id, worker, verdict.reason, verdict.until, now)
+                report.add("deferred")
+                continue
+            domain = (touchpoint.contact.email.rsplit("@", 1)[-1].lower()
+                      if touchpoint.channel in ("email", "event") and touchpoint.contact is not None
+                      and touchpoint.contact.email else "")
+            wait = rates.wait(domain, now) if domain else None
+            if wait is not None:
+                touchpoints.defer(touchpoint.id, worker, f"send rate to {domain}: {rates.limit} a minute", wait, now)
                 report.add("deferred")
                 continue
             if touchpoint.channel == "email" and touchpoint.asset_id is None and touchpoint.step_id is not None:
@@ -108,6 +157,8 @@ def dispatch_once(now: datetime, worker: str | None = None, batch: int = 100,
             if outcome.status == "sent":
                 touchpoints.mark_sent(touchpoint.id, worker, outcome.provider_id, now, asset_id=touchpoint.asset_id)
                 recent.setdefault(touchpoint.account_id, []).append(now)
+                if domain:
+                    rates.sent(domain, now)
             elif outcome.status == "skipped":
                 touchpoints.mark_skipped(touchpoint.id, worker, outcome.reason, now)
             elif outcome.status == "failed":

@@ -142,6 +142,13 @@ def retry_later(touchpoint: Touchpoint, worker: str, reason: str, now: datetime)
     return "planned"
 
 
+def defer(touchpoint_id: int, worker: str, reason: str, until: datetime, now: datetime) -> bool:
+    """Back in line until a later time, without counting as a failed attempt (a frequency cap or
+    a send rate held it, nothing went wrong)."""
+    return _finish(touchpoint_id, worker, "planned", reason, now, due_at=until,
+                   attempts=Touchpoint.__table__.c.attempts - 1)
+
+
 def mark_missed(now: datetime, worker: str = "scheduler") -> int:
     """Planned touchpoints whose send window closed (the scheduler was down for hours): marked
     missed and shown, never silently dropped and never sent late."""

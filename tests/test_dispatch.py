@@ -369,3 +369,21 @@ def test_the_ad_audience_exports_the_plans_accounts_for_company_matching(app, cl
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
     assert rows[0][:3] == ["companyname", "companywebsitedomain", "companyemaildomain"]
     assert rows[1][:3] == ["Harborview Bank", "harborview.example", "harborview.example"]
+
+
+def test_a_burst_to_one_domain_is_held_to_the_send_rate_without_costing_attempts(app, mail):
+    from abmcontent.models import Account
+
+    app.config["MAIL_DOMAIN_RATE"] = 2
+    app.config["FREQUENCY_CAP"] = 0
+    account = Account(name="Busy", domain="busy.example")
+    people = [Contact(account=account, first_name=f"P{n}", email=f"p{n}@busy.example") for n in range(4)]
+    db.session.add_all([account, *people])
+    db.session.commit()
+    rows = [_email_touchpoint(person, key=f"r{person.id}") for person in people]
+    report = dispatch.dispatch_once(NOW, "w1")
+    assert report.counts == {"sent": 2, "deferred": 2} and len(mail.messages) == 2
+    db.session.expire_all()
+    held = [r for r in rows if r.status == "planned"]
+    assert all(r.attempts == 0 and r.due_at == NOW + timedelta(seconds=60) for r in held)
+    assert dispatch.dispatch_once(NOW + timedelta(seconds=61), "w1").counts == {"sent": 2}
