@@ -19,7 +19,7 @@ def init_app(app: Flask) -> None:
     from abmcontent.web import accounts, auth, icp, imports, landing_pages, library, pages, plans, public
 
     for blueprint in (auth.bp, pages.bp, library.bp, accounts.bp, icp.bp, imports.bp, landing_pages.bp, plans.bp,
-                      plans.tasks_bp, public.bp):
+                      plans.tasks_bp, plans.outbox_bp, public.bp):
         app.register_blueprint(blueprint)
 
     from abmcontent import markup, merge_fields

@@ -145,3 +145,43 @@ def close_task(task_id: int):
     except ValidationError as error:
         flash(str(error), "error")
     return redirect(url_for("tasks.my_tasks"), 303)
+
+
+outbox_bp = Blueprint("outbox", __name__, url_prefix="/outbox")
+
+
+@outbox_bp.get("")
+@login_required
+def outbox_index():
+    from flask import current_app
+
+    from abmcontent import outbox
+
+    return render_template("plans/outbox.html", letters=outbox.letters(current_app.config["MAIL_URL"]),
+                           enabled=outbox.folder(current_app.config["MAIL_URL"]) is not None)
+
+
+@outbox_bp.get("/<name>")
+@login_required
+def outbox_show(name: str):
+    from flask import current_app
+
+    from abmcontent import outbox
+
+    message, text, html = outbox.letter(current_app.config["MAIL_URL"], name)
+    return render_template("plans/letter.html", message=message, text=text, html=html, name=name)
+
+
+@outbox_bp.get("/<name>/html")
+@login_required
+def outbox_html(name: str):
+    """The HTML part alone, for a sandboxed frame: no scripts, no forms, nothing of ours."""
+    from flask import Response, current_app
+
+    from abmcontent import outbox
+
+    _message, _text, html = outbox.letter(current_app.config["MAIL_URL"], name)
+    response = Response(html, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response

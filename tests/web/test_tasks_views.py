@@ -34,3 +34,31 @@ def test_a_rep_closes_a_task_from_my_tasks_and_others_cannot(app, client):
     client.post(f"/tasks/{task.id}", data={"status": "done", "note": "Meeting on Tuesday"})
     db.session.refresh(task)
     assert task.status == "done" and task.note == "Meeting on Tuesday"
+
+
+def test_the_outbox_lists_and_shows_what_was_sent_in_the_demo(app, client):
+    from datetime import timedelta
+
+    from abmcontent import touchpoints
+    from tests.conftest import make_asset
+
+    login(client, make_user("campaign"))
+    assert "No email sent yet" in client.get("/outbox").get_data(as_text=True)
+    asset = make_asset(make_user(), status="published", body="Hello **{{ contact.first_name }}** <script>x()</script>")
+    account = make_account()
+    contact = Contact(account=account, first_name="Priya", email="priya@harborview.example")
+    db.session.add(contact)
+    db.session.commit()
+    touchpoints.schedule(account_id=account.id, contact_id=contact.id, channel="email", due_at=NOW,
+                         window_end_at=NOW + timedelta(hours=8), key="outbox-1", now=NOW, asset_id=asset.id,
+                         subject="For {{ account.name }}")
+    dispatch.dispatch_once(NOW, "w1")
+    listing = client.get("/outbox").get_data(as_text=True)
+    assert "For Harborview Bank" in listing and "priya@harborview.example" in listing
+    name = listing.split('/outbox/')[1].split('"')[0]
+    page = client.get(f"/outbox/{name}").get_data(as_text=True)
+    assert "List-Unsubscribe" in page and "Hello **Priya**" in page, page[-3000:]
+    framed = client.get(f"/outbox/{name}/html")
+    assert "sandbox" in framed.headers["Content-Security-Policy"] and b"<script>" not in framed.data
+    for bad in ("..%2F..%2Fsecret_key", ".hidden", "x" * 200):
+        assert client.get(f"/outbox/{bad}").status_code == 404
