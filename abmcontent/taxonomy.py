@@ -137,7 +137,8 @@ TASK_LABELS = {"open": _l("Open"), "done": _l("Done"), "skipped": _l("Skipped")}
 EVENT_LABELS = {"page_view": _l("Page view"), "time_on_page": _l("Time on page"),
                 "asset_open": _l("Asset opened"), "asset_download": _l("Asset downloaded"),
                 "cta_click": _l("Call to action clicked"), "form_fill": _l("Form filled"),
-                "meeting_booked": _l("Meeting booked"), "reply": _l("Replied")}
+                "meeting_booked": _l("Meeting booked"), "reply": _l("Replied"),
+                "email_open": _l("Email opened"), "email_click": _l("Email link clicked")}
 
 
 def region_options() -> list[tuple[str, str]]:

@@ -387,3 +387,32 @@ def test_a_burst_to_one_domain_is_held_to_the_send_rate_without_costing_attempts
     held = [r for r in rows if r.status == "planned"]
     assert all(r.attempts == 0 and r.due_at == NOW + timedelta(seconds=60) for r in held)
     assert dispatch.dispatch_once(NOW + timedelta(seconds=61), "w1").counts == {"sent": 2}
+
+
+def test_links_are_tracked_through_stored_urls_and_opens_through_a_pixel(app, mail, client):
+    import re as re_
+
+    from abmcontent import tracking
+    from abmcontent.models import EngagementEvent
+
+    asset = make_asset(make_user(), status="published",
+                       body="Read [the guide](https://cobaltdata.example/guide?x=1&y=2) now.")
+    contact = _priya()
+    touchpoint = _email_touchpoint(contact, asset)
+    dispatch.dispatch_once(NOW, "w1")
+    html = mail.messages[0].get_body(("html",)).get_content()
+    assert "cobaltdata.example/guide" not in html
+    click = re_.search(r'href="https://abm.example(/r/[^"]+)"', html).group(1)
+    pixel = re_.search(r'src="https://abm.example(/o/[^"]+\.gif)"', html).group(1)
+    unsubscribe = re_.search(r'href="https://abm.example(/u/[^"]+)"', html)
+    assert unsubscribe is not None  # the unsubscribe link is never rewritten
+    response = client.get(click + "?url=https://evil.example")
+    assert response.status_code == 302 and response.headers["Location"] == "https://cobaltdata.example/guide?x=1&y=2"
+    opened = client.get(pixel)
+    assert opened.status_code == 200 and opened.mimetype == "image/gif"
+    assert client.get("/o/forged.gif").status_code == 200  # same GIF, nothing recorded
+    assert client.get("/r/forged").status_code == 404
+    tracking.flush(app)
+    events = [(e.type, e.contact_id, e.detail["touchpoint"]) for e in db.session.scalars(
+        select(EngagementEvent).order_by(EngagementEvent.id))]
+    assert events == [("email_click", contact.id, touchpoint.id), ("email_open", contact.id, touchpoint.id)]

@@ -10,6 +10,8 @@ header injection. SMTP 4xx and an unreachable server are temporary (retried with
 """
 from __future__ import annotations
 
+import html as html_module
+import re
 import smtplib
 import ssl
 from datetime import datetime
@@ -22,14 +24,31 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from itsdangerous import Signer
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from abmcontent import markup, merge_fields
 from abmcontent.channels import Outcome
 from abmcontent.extensions import db
-from abmcontent.models import Asset, Consent, Contact, Suppression
+from abmcontent.models import Asset, Consent, Contact, Suppression, TrackedLink
 
 UNSUBSCRIBE_SALT = "abmcontent-unsubscribe"
+TRACKING_SALT = "abmcontent-email-tracking"
+_HREF = re.compile(r'href="(https?://[^"]+)"')  # in nh3-sanitised HTML: always double-quoted
+_HREF_ATTR = _HREF
+
+
+def tracking_token(secret_key: str, number: int) -> str:
+    """A signed id for a tracked link or an open pixel: not guessable, not enumerable."""
+    return Signer(secret_key, salt=TRACKING_SALT).sign(str(number)).decode()
+
+
+def tracked_id(secret_key: str, token: str) -> int | None:
+    from itsdangerous import BadSignature
+
+    try:
+        return int(Signer(secret_key, salt=TRACKING_SALT).unsign(token[:200]).decode())
+    except (BadSignature, ValueError):
+        return None
 AD_PREFIX = "(광고) "
 
 
@@ -163,7 +182,9 @@ class EmailChannel:
         postal = self.config.get("MAIL_POSTAL_ADDRESS", "Cobalt Data, 100 Summer Street, Boston, MA 02110, USA")
         body = asset.body if asset else ""
         text = markup.render_text(body, values) + f"\n\n--\n{postal}\nUnsubscribe: {unsubscribe}\n"
-        html = (f"<!doctype html><html><body>{markup.render(body, values)}<hr>"
+        content = self.track(str(markup.render(body, values)), touchpoint, base)
+        pixel = f'<img src="{base}/o/{tracking_token(self.config["SECRET_KEY"], touchpoint.id)}.gif" width="1" height="1" alt="">'
+        html = (f"<!doctype html><html><body>{content}{pixel}<hr>"
                 f"<p style=\"font-size:12px;color:#555\">{_escape(postal)}<br>"
                 f"<a href=\"{_escape(unsubscribe)}\">Unsubscribe</a></p></body></html>")
         message = MIMEMultipart("alternative")
@@ -178,6 +199,21 @@ class EmailChannel:
         message.attach(MIMEText(text, "plain", "utf-8"))
         message.attach(MIMEText(html, "html", "utf-8"))
         return message
+
+    def track(self, html: str, touchpoint, base: str) -> str:
+        """Each http(s) link becomes /r/<signed id> of a stored copy of it (never the target in the
+        query string: no open redirect). Stored on their own connection: the session's batch
+        stays loaded. A retried send stores its links again; the old rows still redirect."""
+        urls = list(dict.fromkeys(_HREF.findall(html)))
+        if not urls:
+            return html
+        with db.engine.begin() as conn:
+            ids = {url: conn.execute(insert(TrackedLink).values(touchpoint_id=touchpoint.id,
+                                                                url=html_module.unescape(url)[:2000])
+                                     .returning(TrackedLink.id)).scalar_one() for url in urls}
+        secret = self.config["SECRET_KEY"]
+        return _HREF_ATTR.sub(lambda m: f'href="{base}/r/{tracking_token(secret, ids[m.group(1)])}"'
+                              if m.group(1) in ids else m.group(0), html)
 
     def deliver(self, touchpoint, now: datetime) -> Outcome:
         contact = touchpoint.contact if touchpoint.contact_id else None

@@ -6,7 +6,7 @@ from abmcontent.models.imports import ImportJob, ImportMapping
 from abmcontent.models.engagement import EVENT_TYPES, EngagementEvent
 from abmcontent.models.landing import LandingPage, LandingSection
 from abmcontent.models.plans import (CHANNELS, TOUCHPOINT_STATUSES, Enrollment, Plan, PlanStep, SalesTask,
-                                     Suppression, Touchpoint, TouchpointTransition)
+                                     Suppression, Touchpoint, TouchpointTransition, TrackedLink)
 from abmcontent.models.library import Asset, AssetFile, AssetRevision, AssetTag, AssetTransition
 from abmcontent.models.users import ROLES, User
 from abmcontent.models.visitors import PersonalUrl
@@ -17,5 +17,5 @@ __all__ = [
     "Asset", "AssetFile", "AssetRevision", "AssetTag", "AssetTransition", "ROLES", "User", "PersonalUrl",
     "EVENT_TYPES", "EngagementEvent", "LandingPage", "LandingSection",
     "CHANNELS", "TOUCHPOINT_STATUSES", "Enrollment", "Plan", "PlanStep", "Suppression", "Touchpoint",
-    "TouchpointTransition", "SalesTask",
+    "TouchpointTransition", "SalesTask", "TrackedLink",
 ]

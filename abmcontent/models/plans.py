@@ -147,3 +147,13 @@ class SalesTask(db.Model):
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     account: Mapped[Account] = relationship()
+
+
+class TrackedLink(db.Model):
+    """A link in a sent email: the click goes to /r/<signed id> and on to this stored URL only."""
+
+    __tablename__ = "tracked_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    touchpoint_id: Mapped[int] = mapped_column(ForeignKey("touchpoints.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(String(2000))

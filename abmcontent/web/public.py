@@ -471,6 +471,48 @@ def beacon():
     return Response(status=204)
 
 
+PIXEL = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00"
+         b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
+
+
+def _email_event(kind: str, touchpoint_id: int, **detail) -> None:
+    from abmcontent.models import Touchpoint
+
+    row = db.session.execute(db.select(Touchpoint.account_id, Touchpoint.contact_id, Touchpoint.asset_id)
+                             .where(Touchpoint.id == touchpoint_id)).first()
+    if row is None:
+        return
+    tracking.record(type=kind, account_id=row.account_id, contact_id=None if do_not_track() else row.contact_id,
+                    asset_id=row.asset_id, channel="email", user_agent=request.headers.get("User-Agent", ""),
+                    detail={"touchpoint": touchpoint_id, **detail})
+
+
+@bp.get("/o/<token>.gif")
+def open_pixel(token: str):
+    """An email was opened (or an image proxy fetched it: issue 6 tells those apart by agent and
+    timing). Always the same transparent GIF, whatever the token."""
+    from abmcontent.channels.email import tracked_id
+
+    touchpoint_id = tracked_id(current_app.config["SECRET_KEY"], token)
+    if touchpoint_id is not None:
+        _email_event("email_open", touchpoint_id)
+    return Response(PIXEL, mimetype="image/gif", headers={"Cache-Control": "no-store, max-age=0"})
+
+
+@bp.get("/r/<token>")
+def click(token: str):
+    """A tracked email link: recorded, then on to the stored URL (only ever a stored one)."""
+    from abmcontent.channels.email import tracked_id
+    from abmcontent.models import TrackedLink
+
+    link_id = tracked_id(current_app.config["SECRET_KEY"], token)
+    link = db.session.get(TrackedLink, link_id) if link_id is not None else None
+    if link is None:
+        abort(404)
+    _email_event("email_click", link.touchpoint_id, url=link.url[:500])
+    return _finish(redirect(link.url, 302))
+
+
 @bp.route("/u/<token>", methods=["GET", "POST"])
 @csrf.exempt  # RFC 8058 one-click unsubscribe: the mail client POSTs with no session (SECURITY.md)
 def unsubscribe(token: str):
