@@ -202,8 +202,8 @@ def test_three_dispatcher_processes_send_each_of_1000_emails_exactly_once(postgr
         from abmcontent.models import Account
 
         accounts = [Account(name=f"Many {n}", domain=f"many{n}.example") for n in range(334)]
-        people = [Contact(account=accounts[n // 3], first_name=f"P{n}", email=f"p{n}@many.example")
-                  for n in range(1000)]
+        people = [Contact(account=accounts[n // 3], first_name=f"P{n}", email=f"p{n}@many{n // 3}.example")
+                  for n in range(1000)]  # each company its own mail domain, as in life (and the send rate)
         db.session.add_all(accounts + people)
         db.session.commit()
         db.session.execute(Touchpoint.__table__.insert(), [
