@@ -635,7 +635,6 @@ def _cta(section, ctx: _Context) -> Block:
 
 
 def _gated_form(section, ctx: _Context) -> Block:
-    visit = ctx.visit
     settings = section.settings
     asset = db.session.get(Asset, settings["asset_id"]) if settings.get("asset_id") else None
     if asset is None or asset.status != "published":

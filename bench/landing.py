@@ -54,7 +54,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import _setup  # noqa: F401  (puts the repository on sys.path)
@@ -62,7 +62,7 @@ import recommend  # bench/recommend.py: the asset generator and the account cont
 
 from sqlalchemy import bindparam, func, select, update  # noqa: E402
 
-from abmcontent import demo, identification, landing, library, matching, taxonomy  # noqa: E402
+from abmcontent import demo, identification, landing, library, matching  # noqa: E402
 from abmcontent.extensions import db  # noqa: E402
 from abmcontent.models import Account, Asset, AssetTag, Contact, User  # noqa: E402
 

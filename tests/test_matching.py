@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 
 from abmcontent import library, matching
-from abmcontent.matching import (Candidate, Index, Reason, Request, candidates_from_db, index_for_app,
+from abmcontent.matching import (Candidate, Index, Request, candidates_from_db, index_for_app,
                                  request_for, tokenize)
 from abmcontent.models import Account, Contact
 from tests.conftest import NOW, make_asset, make_user

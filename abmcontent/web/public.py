@@ -26,7 +26,7 @@ from itsdangerous import BadSignature, Signer
 from abmcontent import attachments, gating, identification, landing, matching, taxonomy, tracking
 from abmcontent.errors import NotFound, ValidationError
 from abmcontent.extensions import csrf, db
-from abmcontent.models import Asset, AssetFile
+from abmcontent.models import Asset
 
 bp = Blueprint("public", __name__)
 
