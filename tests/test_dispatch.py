@@ -416,3 +416,32 @@ def test_links_are_tracked_through_stored_urls_and_opens_through_a_pixel(app, ma
     events = [(e.type, e.contact_id, e.detail["touchpoint"]) for e in db.session.scalars(
         select(EngagementEvent).order_by(EngagementEvent.id))]
     assert events == [("email_click", contact.id, touchpoint.id), ("email_open", contact.id, touchpoint.id)]
+
+
+def _claim_and_die(url: str, config_dir: str) -> None:
+    """A dispatcher that claims its batch and is killed with SIGKILL before it sends anything."""
+    import os
+    import signal
+    from pathlib import Path
+
+    from abmcontent import create_app
+    from tests.conftest import _config
+
+    app = create_app(_config(Path(config_dir), url))
+    with app.app_context():
+        touchpoints.claim_due(NOW, "doomed")
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_dispatcher_killed_with_sigkill_after_claiming_is_sent_once_after_its_lease(app, mail, tmp_path):
+    touchpoint = _email_touchpoint(_priya())
+    context = multiprocessing.get_context("spawn")
+    doomed = context.Process(target=_claim_and_die, args=(app.config["SQLALCHEMY_DATABASE_URI"], str(tmp_path)))
+    doomed.start()
+    doomed.join(60)
+    assert doomed.exitcode == -9
+    db.session.expire_all()
+    assert (touchpoint.status, touchpoint.claimed_by) == ("claimed", "doomed")
+    assert dispatch.dispatch_once(NOW + timedelta(minutes=1), "w2").claimed == 0  # its lease still holds
+    assert dispatch.dispatch_once(NOW + timedelta(minutes=6), "w2").counts == {"sent": 1}
+    assert len(mail.messages) == 1
