@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
-from abmcontent import matching
+from abmcontent import engagement, matching
 from abmcontent.extensions import db
 from abmcontent.models import EngagementEvent, Enrollment, Touchpoint
 from abmcontent.models.engagement import CONSUMED_TYPES
@@ -90,9 +90,7 @@ def fill_slot(touchpoint: Touchpoint, now: datetime) -> int | None:
     already consumed. Returns the asset id (None when nothing fits)."""
     if touchpoint.asset_id or touchpoint.contact is None:
         return touchpoint.asset_id
-    seen = set(db.session.scalars(select(EngagementEvent.asset_id).where(
-        EngagementEvent.contact_id == touchpoint.contact_id, EngagementEvent.type.in_(CONSUMED_TYPES),
-        EngagementEvent.asset_id.is_not(None))))
+    seen = set(engagement.consumed_assets(touchpoint.contact_id))
     seen |= set(db.session.scalars(select(Touchpoint.asset_id).where(
         Touchpoint.contact_id == touchpoint.contact_id, Touchpoint.status == "sent",
         Touchpoint.asset_id.is_not(None))))

@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import select
@@ -40,11 +41,8 @@ class DomainRates:
     domain sees up to N × limit; the setting is per process on purpose, to need no shared state."""
 
     def __init__(self, limit: int) -> None:
-        from collections import deque
-
         self.limit = limit
         self.times: dict[str, deque] = {}
-        self._deque = deque
 
     def wait(self, domain: str, now: datetime):
         """None if a message may go now, else the time it may."""
@@ -57,12 +55,10 @@ class DomainRates:
             times.popleft()
         if len(times) < self.limit:
             return None
-        from datetime import timedelta
-
         return times[0] + timedelta(seconds=60)
 
     def sent(self, domain: str, now: datetime) -> None:
-        self.times.setdefault(domain, self._deque()).append(now)
+        self.times.setdefault(domain, deque()).append(now)
 
 
 def _domain_rates(limit: int) -> DomainRates:
@@ -112,7 +108,7 @@ def dispatch_once(now: datetime, worker: str | None = None, batch: int = 100,
                 report.add("failed")
                 continue
             if touchpoint.window_end_at < now:
-                touchpoints._finish(touchpoint.id, worker, "missed", "send window passed", now)
+                touchpoints.finish(touchpoint.id, worker, "missed", "send window passed", now)
                 report.add("missed")
                 continue
             verdict = conditions.check(touchpoint, now, cap, cap_days, recent)
@@ -122,7 +118,7 @@ def dispatch_once(now: datetime, worker: str | None = None, batch: int = 100,
                 report.add("skipped")
                 continue
             if verdict.action in ("skip", "missed"):
-                touchpoints._finish(touchpoint.id, worker, "skipped" if verdict.action == "skip" else "missed",
+                touchpoints.finish(touchpoint.id, worker, "skipped" if verdict.action == "skip" else "missed",
                                     verdict.reason, now)
                 report.add("skipped" if verdict.action == "skip" else "missed")
                 continue

@@ -8,6 +8,19 @@ from sqlalchemy import select
 
 from abmcontent.extensions import db
 from abmcontent.models import Asset, Contact, EngagementEvent, LandingPage
+from abmcontent.models.engagement import CONSUMED_TYPES
+
+
+def consumed_assets(contact_id: int | None = None, account_id: int | None = None) -> frozenset[int]:
+    """Assets a contact (else an account) already opened, downloaded or got through a form."""
+    if contact_id is not None:
+        who = EngagementEvent.contact_id == contact_id
+    elif account_id is not None:
+        who = EngagementEvent.account_id == account_id
+    else:
+        return frozenset()
+    return frozenset(db.session.scalars(select(EngagementEvent.asset_id).where(
+        who, EngagementEvent.type.in_(CONSUMED_TYPES), EngagementEvent.asset_id.is_not(None)).distinct()))
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from datetime import datetime
 
@@ -456,15 +456,10 @@ class Block:
 
 def consumed(visit: Visit) -> frozenset[int]:
     """Assets this contact (else this account) already opened, downloaded or got through a form."""
-    if visit.contact is not None:
-        who = EngagementEvent.contact_id == visit.contact.id
-    elif visit.account is not None:
-        who = EngagementEvent.account_id == visit.account.id
-    else:
-        return frozenset()
-    rows = db.session.scalars(select(EngagementEvent.asset_id).where(
-        who, EngagementEvent.type.in_(CONSUMED_TYPES), EngagementEvent.asset_id.is_not(None)).distinct())
-    return frozenset(rows)
+    from abmcontent import engagement
+
+    return engagement.consumed_assets(visit.contact.id if visit.contact is not None else None,
+                                      visit.account.id if visit.account is not None else None)
 
 
 @lru_cache(maxsize=2)
@@ -548,9 +543,7 @@ def _request(visit: Visit, settings: dict, limit: int, exclude=frozenset(), type
     stage = settings.get("stage") or visit.stage
     if visit.personalized:
         request = matching.request_for(visit.account, visit.contact, stage=stage, exclude=exclude, limit=limit)
-        return matching.Request(stage=request.stage, persona=request.persona, industry=request.industry,
-                                language=visit.language, context=request.context, exclude=request.exclude,
-                                limit=limit, types=types)
+        return replace(request, language=visit.language, types=types)
     return matching.Request(stage=stage, industry=visit.industry or None, language=visit.language,
                             limit=limit, types=types)
 
@@ -576,9 +569,9 @@ def _recommended(section, ctx: _Context) -> Block:
 def _case_study(section, ctx: _Context) -> Block:
     visit = ctx.visit
     settings = section.settings
-    request = _request(visit, {"stage": ""}, 1, exclude=ctx.seen | ctx.shown, types=frozenset({"case_study"}))
-    request = matching.Request(industry=request.industry, language=request.language, context=request.context,
-                               exclude=request.exclude, limit=1, types=request.types)
+    # a case study is picked by industry and context alone: any stage, any persona
+    request = replace(_request(visit, {}, 1, exclude=ctx.seen | ctx.shown, types=frozenset({"case_study"})),
+                      stage=None, persona=None)
     picks = ctx.index.recommend(request, ctx.now)
     pick = picks[0] if picks else None
     if pick is not None:

@@ -94,7 +94,7 @@ def claim_due(now: datetime, worker: str, batch: int = 100, lease: timedelta = L
     return again + fresh
 
 
-def _finish(touchpoint_id: int, worker: str, to_status: str, reason: str, now: datetime, **values) -> bool:
+def finish(touchpoint_id: int, worker: str, to_status: str, reason: str, now: datetime, **values) -> bool:
     """Move a claimed touchpoint on, if `worker` still holds it; False if it no longer does.
 
     Its own short transaction on its own connection, committed before the next send: the
@@ -116,28 +116,28 @@ def _finish(touchpoint_id: int, worker: str, to_status: str, reason: str, now: d
 
 
 def mark_sent(touchpoint_id: int, worker: str, provider_id: str, now: datetime, **values) -> bool:
-    return _finish(touchpoint_id, worker, "sent", "sent", now, provider_id=provider_id[:300], sent_at=now, **values)
+    return finish(touchpoint_id, worker, "sent", "sent", now, provider_id=provider_id[:300], sent_at=now, **values)
 
 
 def mark_failed(touchpoint_id: int, worker: str, reason: str, now: datetime) -> bool:
-    return _finish(touchpoint_id, worker, "failed", reason, now)
+    return finish(touchpoint_id, worker, "failed", reason, now)
 
 
 def mark_skipped(touchpoint_id: int, worker: str, reason: str, now: datetime) -> bool:
-    return _finish(touchpoint_id, worker, "skipped", reason, now)
+    return finish(touchpoint_id, worker, "skipped", reason, now)
 
 
 def retry_later(touchpoint: Touchpoint, worker: str, reason: str, now: datetime) -> str:
     """A temporary failure: back to planned after a backoff that grows with the attempts; failed
     once attempts run out, missed if the next try would fall past the send window."""
     if touchpoint.attempts >= MAX_ATTEMPTS:
-        _finish(touchpoint.id, worker, "failed", f"{reason} (gave up after {touchpoint.attempts} attempts)", now)
+        finish(touchpoint.id, worker, "failed", f"{reason} (gave up after {touchpoint.attempts} attempts)", now)
         return "failed"
     later = now + BACKOFF[min(touchpoint.attempts - 1, len(BACKOFF) - 1)]
     if later > touchpoint.window_end_at:
-        _finish(touchpoint.id, worker, "missed", f"{reason}; the next try would be past its send window", now)
+        finish(touchpoint.id, worker, "missed", f"{reason}; the next try would be past its send window", now)
         return "missed"
-    _finish(touchpoint.id, worker, "planned", f"{reason}; retry at {later.isoformat(timespec='minutes')}", now,
+    finish(touchpoint.id, worker, "planned", f"{reason}; retry at {later.isoformat(timespec='minutes')}", now,
             due_at=later)
     return "planned"
 
@@ -145,7 +145,7 @@ def retry_later(touchpoint: Touchpoint, worker: str, reason: str, now: datetime)
 def defer(touchpoint_id: int, worker: str, reason: str, until: datetime, now: datetime) -> bool:
     """Back in line until a later time, without counting as a failed attempt (a frequency cap or
     a send rate held it, nothing went wrong)."""
-    return _finish(touchpoint_id, worker, "planned", reason, now, due_at=until,
+    return finish(touchpoint_id, worker, "planned", reason, now, due_at=until,
                    attempts=Touchpoint.__table__.c.attempts - 1)
 
 
@@ -177,4 +177,4 @@ def history(touchpoint_id: int) -> list[TouchpointTransition]:
 
 
 __all__ = ["TRANSITIONS", "schedule", "claim_due", "mark_sent", "mark_failed", "mark_skipped", "retry_later",
-           "mark_missed", "cancel", "history", "idempotency_key"]
+           "mark_missed", "cancel", "history", "idempotency_key", "finish", "defer"]

@@ -20,13 +20,12 @@ from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import formataddr, format_datetime, parseaddr
-from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from itsdangerous import Signer
+from itsdangerous import BadSignature, Signer
 from sqlalchemy import insert, select
 
-from abmcontent import markup, merge_fields
+from abmcontent import markup, merge_fields, outbox
 from abmcontent.channels import Outcome
 from abmcontent.extensions import db
 from abmcontent.models import Asset, Consent, Contact, Suppression, TrackedLink
@@ -34,35 +33,35 @@ from abmcontent.models import Asset, Consent, Contact, Suppression, TrackedLink
 UNSUBSCRIBE_SALT = "abmcontent-unsubscribe"
 TRACKING_SALT = "abmcontent-email-tracking"
 _HREF = re.compile(r'href="(https?://[^"]+)"')  # in nh3-sanitised HTML: always double-quoted
-_HREF_ATTR = _HREF
 
 
 def tracking_token(secret_key: str, number: int) -> str:
     """A signed id for a tracked link or an open pixel: not guessable, not enumerable."""
-    return Signer(secret_key, salt=TRACKING_SALT).sign(str(number)).decode()
+    return _sign(secret_key, TRACKING_SALT, number)
 
 
 def tracked_id(secret_key: str, token: str) -> int | None:
-    from itsdangerous import BadSignature
-
-    try:
-        return int(Signer(secret_key, salt=TRACKING_SALT).unsign(token[:200]).decode())
-    except (BadSignature, ValueError):
-        return None
+    return _unsign(secret_key, TRACKING_SALT, token)
 AD_PREFIX = "(광고) "
 
 
+def _sign(secret_key: str, salt: str, number: int) -> str:
+    return Signer(secret_key, salt=salt).sign(str(number)).decode()
+
+
+def _unsign(secret_key: str, salt: str, token: str) -> int | None:
+    try:
+        return int(Signer(secret_key, salt=salt).unsign(token[:200]).decode())
+    except (BadSignature, ValueError):
+        return None
+
+
 def unsubscribe_token(secret_key: str, contact_id: int) -> str:
-    return Signer(secret_key, salt=UNSUBSCRIBE_SALT).sign(str(contact_id)).decode()
+    return _sign(secret_key, UNSUBSCRIBE_SALT, contact_id)
 
 
 def contact_for_token(secret_key: str, token: str) -> int | None:
-    from itsdangerous import BadSignature
-
-    try:
-        return int(Signer(secret_key, salt=UNSUBSCRIBE_SALT).unsign(token[:200]).decode())
-    except (BadSignature, ValueError):
-        return None
+    return _unsign(secret_key, UNSUBSCRIBE_SALT, token)
 
 
 def suppress(email: str, reason: str, detail: str, now: datetime) -> None:
@@ -105,7 +104,7 @@ class Transport:
 
     def send(self, message: Message) -> None:
         if self.url.scheme == "outbox":
-            folder = Path(unquote(self.url.netloc + self.url.path))
+            folder = outbox.folder(self.url.geturl())
             folder.mkdir(parents=True, exist_ok=True)
             name = message["Message-ID"].strip("<>").split("@")[0]
             (folder / f"{name}.eml").write_bytes(message.as_bytes())
@@ -212,7 +211,7 @@ class EmailChannel:
                                                                 url=html_module.unescape(url)[:2000])
                                      .returning(TrackedLink.id)).scalar_one() for url in urls}
         secret = self.config["SECRET_KEY"]
-        return _HREF_ATTR.sub(lambda m: f'href="{base}/r/{tracking_token(secret, ids[m.group(1)])}"'
+        return _HREF.sub(lambda m: f'href="{base}/r/{tracking_token(secret, ids[m.group(1)])}"'
                               if m.group(1) in ids else m.group(0), html)
 
     def deliver(self, touchpoint, now: datetime) -> Outcome:

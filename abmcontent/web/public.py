@@ -134,11 +134,12 @@ def _utm_industry(utm: dict[str, str]) -> str | None:
     return None
 
 
-def _identify(email: str | None = None):
+def _identify(utm: dict[str, str] | None = None):
+    """DESIGN 5 for this request; links and IP ranges may be PUBLIC_CACHE_SECONDS old."""
     return identification.identify(
         token=request.args.get("t"), cookie=None if do_not_track() else request.cookies.get(COOKIE),
-        ip=request.remote_addr, email=email, utm_industry=_utm_industry(_utm()),
-        do_not_track=do_not_track(), secret_key=current_app.config["SECRET_KEY"])
+        ip=request.remote_addr or None, email=None, utm_industry=_utm_industry(_utm() if utm is None else utm),
+        do_not_track=do_not_track(), secret_key=current_app.config["SECRET_KEY"], max_age=_max_age())
 
 
 def _record(kind: str, visit: dict | None, **fields) -> None:
@@ -268,11 +269,8 @@ def page(slug: str):
                                     {"Retry-After": "600"}))
     secret = current_app.config["SECRET_KEY"]
     utm = _utm()
-    dnt = do_not_track()
-    had = None if dnt else request.cookies.get(COOKIE)
-    ident = identification.identify(
-        token=token, cookie=had, ip=ip or None, email=None, utm_industry=_utm_industry(utm),
-        do_not_track=dnt, secret_key=secret, max_age=_max_age())
+    ident = _identify(utm)
+    had = None if do_not_track() else request.cookies.get(COOKIE)
     if token and ident.rule != "token":
         _misses().add(ip)
 
