@@ -3,6 +3,8 @@ from abmcontent.models.accounts import (TARGET_STATUSES, Account, AccountDomain,
                                         TargetDecision)
 from abmcontent.models.icp import IcpCriterion, IcpSettings
 from abmcontent.models.imports import ImportJob, ImportMapping
+from abmcontent.models.direct_mail import MAIL_FORMATS, DirectMailBatch, DirectMailPiece
+from abmcontent.models.events import EVENT_STATUSES, REGISTRATION_STATUSES, Event, EventRegistration
 from abmcontent.models.engagement import EVENT_TYPES, EngagementEvent
 from abmcontent.models.landing import LandingPage, LandingSection
 from abmcontent.models.plans import (CHANNELS, TOUCHPOINT_STATUSES, Enrollment, Plan, PlanStep, SalesTask,
@@ -18,4 +20,6 @@ __all__ = [
     "EVENT_TYPES", "EngagementEvent", "LandingPage", "LandingSection",
     "CHANNELS", "TOUCHPOINT_STATUSES", "Enrollment", "Plan", "PlanStep", "Suppression", "Touchpoint",
     "TouchpointTransition", "SalesTask", "TrackedLink",
+    "MAIL_FORMATS", "DirectMailBatch", "DirectMailPiece",
+    "EVENT_STATUSES", "REGISTRATION_STATUSES", "Event", "EventRegistration",
 ]

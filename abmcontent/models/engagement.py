@@ -16,7 +16,8 @@ from abmcontent.extensions import db
 from abmcontent.models.base import UTCDateTime
 
 EVENT_TYPES = ("page_view", "time_on_page", "asset_open", "asset_download", "cta_click", "form_fill",
-               "meeting_booked", "reply", "email_open", "email_click")
+               "meeting_booked", "reply", "email_open", "email_click",
+               "event_registered", "event_declined", "event_attended")
 CONSUMED_TYPES = ("asset_open", "asset_download", "form_fill")  # the visitor has that asset now
 
 

@@ -49,6 +49,8 @@ class PlanStep(db.Model):
     personas: Mapped[list] = mapped_column(JSON, default=list)   # empty: every stakeholder
     subject: Mapped[str] = mapped_column(String(300), default="")
     conditions: Mapped[dict] = mapped_column(JSON, default=dict)  # {"skip_if_engaged": true, "stop_on": [...]}
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id", ondelete="SET NULL"))  # event steps
+    mail_format: Mapped[str] = mapped_column(String(20), default="letter", server_default="letter")  # direct mail
 
     plan: Mapped[Plan] = relationship(back_populates="steps")
 
