@@ -18,6 +18,7 @@ from abmcontent.models.base import UTCDateTime, utcnow
 
 MAIL_FORMATS = ("letter", "postcard")
 PIECE_STATUSES = ("queued", "batched")
+BATCH_STATUSES = ("building", "ready", "failed")
 
 
 class DirectMailBatch(db.Model):
@@ -26,6 +27,9 @@ class DirectMailBatch(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[str] = mapped_column(String(20), default="building")  # building, ready, failed
+    error: Mapped[str] = mapped_column(String(1000), default="")
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     pieces_count: Mapped[int] = mapped_column(Integer, default=0)
     pages: Mapped[int] = mapped_column(Integer, default=0)
     pdf_path: Mapped[str] = mapped_column(String(500), default="")       # relative to the print folder
