@@ -19,7 +19,8 @@ from sqlalchemy import insert, select
 from abmcontent import geo, taxonomy, touchpoints
 from abmcontent.errors import NotFound, PermissionDenied, ValidationError
 from abmcontent.extensions import db
-from abmcontent.models import CHANNELS, Account, Contact, Enrollment, Plan, PlanStep, Touchpoint, User
+from abmcontent.models import (CHANNELS, MAIL_FORMATS, Account, Asset, Contact, Enrollment, Event, Plan, PlanStep,
+                               Touchpoint, User)
 
 CONTACT_CHANNELS = ("email", "event", "direct_mail")  # one touchpoint per stakeholder
 ACCOUNT_CHANNELS = ("sales_task", "ad_audience")       # one per account
@@ -38,6 +39,11 @@ class StepInput:
     subject: str = ""
     skip_if_engaged: bool = True
     stop_on: list[str] = field(default_factory=lambda: ["meeting_booked", "reply"])
+    event_id: int | None = None      # event steps: the event to invite to
+    mail_format: str = "letter"      # direct-mail steps: letter or postcard
+
+
+STOP_EVENTS = ("meeting_booked", "reply")
 
 
 def _clock(value: str) -> time | None:
@@ -61,16 +67,31 @@ def validate_step(step: StepInput) -> dict[str, list[str]]:
         errors["personas"] = [_("Choose personas from the list.")]
     if any(ch in step.subject for ch in "\r\n") or len(step.subject) > 300:
         errors["subject"] = [_("Keep the subject on one line, under 300 characters.")]
+    else:
+        from abmcontent import merge_fields
+
+        problems = merge_fields.validate(step.subject)
+        if problems:
+            errors["subject"] = [problem.message for problem in problems]
+    if any(event not in STOP_EVENTS for event in step.stop_on):
+        errors["stop_on"] = [_("Choose when to stop from the list.")]
+    if step.mail_format not in MAIL_FORMATS:
+        errors["mail_format"] = [_("Choose a letter or a postcard.")]
+    if step.asset_id is not None:
+        asset = db.session.get(Asset, step.asset_id)
+        if asset is None or asset.status == "archived":
+            errors["asset_id"] = [_("Choose a published asset, or let matching pick one.")]
+    if step.event_id is not None:
+        event = db.session.get(Event, step.event_id)
+        if event is None or event.status == "cancelled":
+            errors["event_id"] = [_("Choose an event that is still on.")]
     return errors
 
 
 def create_plan(name: str, description: str, steps: list[StepInput], user: User | None, now: datetime,
                 is_template: bool = True) -> Plan:
-    if user is not None and not user.has_role(*EDITORS):
-        raise PermissionDenied(_("Only campaign managers can build plans."))
-    errors: dict[str, list[str]] = {}
-    if not name.strip() or len(name) > 200 or any(ch in name for ch in "\r\n"):
-        errors["name"] = [_("Give the plan a name on one line, under 200 characters.")]
+    _editor(user)
+    errors = _name_errors(name)
     for position, step in enumerate(steps):
         for key, messages in validate_step(step).items():
             errors[f"steps.{position}.{key}"] = messages
@@ -89,7 +110,9 @@ def _step_row(step: StepInput, position: int) -> PlanStep:
     return PlanStep(position=position, channel=step.channel, offset_days=step.offset_days,
                     offset_hours=step.offset_hours, window_start=step.window_start, window_end=step.window_end,
                     asset_id=step.asset_id, personas=list(step.personas), subject=step.subject.strip(),
-                    conditions={"skip_if_engaged": step.skip_if_engaged, "stop_on": list(step.stop_on)})
+                    conditions={"skip_if_engaged": step.skip_if_engaged, "stop_on": list(step.stop_on)},
+                    event_id=step.event_id if step.channel == "event" else None,
+                    mail_format=step.mail_format if step.channel == "direct_mail" else "letter")
 
 
 def get_plan(plan_id: int) -> Plan:
@@ -97,6 +120,204 @@ def get_plan(plan_id: int) -> Plan:
     if plan is None:
         raise NotFound(_("That plan does not exist."))
     return plan
+
+
+def _editor(user: User | None) -> None:
+    if user is not None and not user.has_role(*EDITORS):
+        raise PermissionDenied(_("Only campaign managers can build plans."))
+
+
+def _name_errors(name: str) -> dict[str, list[str]]:
+    if not name.strip() or len(name) > 200 or any(ch in name for ch in "\r\n"):
+        return {"name": [_("Give the plan a name on one line, under 200 characters.")]}
+    return {}
+
+
+def update_plan(plan_id: int, name: str, description: str, user: User | None, now: datetime) -> Plan:
+    _editor(user)
+    plan = get_plan(plan_id)
+    errors = _name_errors(name)
+    if len(description) > 2000:
+        errors["description"] = [_("Keep the description under 2,000 characters.")]
+    if errors:
+        raise ValidationError(errors)
+    plan.name, plan.description, plan.updated_at = name.strip(), description.strip(), now
+    db.session.commit()
+    return plan
+
+
+def duplicate_plan(plan_id: int, user: User | None, now: datetime) -> Plan:
+    """A copy of a plan and its steps to change without touching the accounts already in the original."""
+    _editor(user)
+    original = get_plan(plan_id)
+    name = _("Copy of %(name)s", name=original.name)[:200]
+    plan = Plan(name=name, description=original.description, is_template=True,
+                created_by_id=user.id if user else None, created_at=now, updated_at=now)
+    for step in original.steps:
+        plan.steps.append(PlanStep(
+            position=step.position, channel=step.channel, offset_days=step.offset_days,
+            offset_hours=step.offset_hours, window_start=step.window_start, window_end=step.window_end,
+            asset_id=step.asset_id, personas=list(step.personas or ()), subject=step.subject,
+            conditions=dict(step.conditions or {}), event_id=step.event_id, mail_format=step.mail_format))
+    db.session.add(plan)
+    db.session.commit()
+    return plan
+
+
+def step_input(step: PlanStep) -> StepInput:
+    """A stored step as the editor's input (to fill the edit form)."""
+    conditions = step.conditions or {}
+    return StepInput(step.channel, step.offset_days, step.offset_hours, step.window_start, step.window_end,
+                     step.asset_id, list(step.personas or ()), step.subject,
+                     bool(conditions.get("skip_if_engaged", False)), list(conditions.get("stop_on", ())),
+                     step.event_id, step.mail_format or "letter")
+
+
+def _get_step(step_id: int, plan_id: int | None = None) -> PlanStep:
+    step = db.session.get(PlanStep, step_id)
+    if step is None or (plan_id is not None and step.plan_id != plan_id):
+        raise NotFound(_("That step is not in this plan."))
+    return step
+
+
+def _active_enrollments(plan_id: int) -> list[Enrollment]:
+    return list(db.session.scalars(select(Enrollment).where(
+        Enrollment.plan_id == plan_id, Enrollment.status.in_(("active", "paused")))))
+
+
+@dataclass
+class StepChange:
+    """What an edit did to the accounts already in the plan."""
+
+    step: PlanStep
+    scheduled: int = 0   # touchpoints added for accounts already in the plan
+    past: int = 0        # ... not added: that day has passed for them
+    updated: int = 0     # planned touchpoints changed to match
+    cancelled: int = 0   # planned touchpoints cancelled (the step was removed)
+
+
+def add_step(plan_id: int, data: StepInput, user: User | None, now: datetime) -> StepChange:
+    """A new last step. Accounts already in the plan get it too, from their own start, unless
+    that moment has passed for them (it is never sent late)."""
+    _editor(user)
+    plan = get_plan(plan_id)
+    errors = validate_step(data)
+    if errors:
+        raise ValidationError(errors)
+    step = _step_row(data, max((s.position for s in plan.steps), default=-1) + 1)
+    plan.steps.append(step)
+    plan.updated_at = now
+    db.session.flush()
+    change = StepChange(step)
+    enrollments = _active_enrollments(plan.id)
+    if enrollments:
+        change.scheduled, change.past = _schedule_step(step, enrollments, now)
+    db.session.commit()
+    return change
+
+
+def _schedule_step(step: PlanStep, enrollments: list[Enrollment], now: datetime) -> tuple[int, int]:
+    account_ids = [e.account_id for e in enrollments]
+    rows, _no_recipient, past = _touchpoint_rows(
+        [_spec(step)], [(e.id, e.account_id, e.started_at) for e in enrollments], _places(account_ids),
+        _people(account_ids) if step.channel not in ACCOUNT_CHANNELS else {}, now, skip_past=True)
+    _insert(rows)
+    return len(rows), past
+
+
+def update_step(plan_id: int, step_id: int, data: StepInput, user: User | None, now: datetime) -> StepChange:
+    """Change a step in place. Touchpoints it already planned follow: the subject, asset and event
+    at once; a new day or send window moves them (except one moved by hand). The channel and
+    personas of a step with touchpoints stay as they are: add a new step instead."""
+    _editor(user)
+    step = _get_step(step_id, plan_id)
+    errors = validate_step(data)
+    planned = list(db.session.scalars(select(Touchpoint).where(
+        Touchpoint.step_id == step.id, Touchpoint.status == "planned")))
+    has_touchpoints = db.session.scalar(select(Touchpoint.id).where(Touchpoint.step_id == step.id).limit(1))
+    if has_touchpoints is not None:
+        if data.channel != step.channel:
+            errors.setdefault("channel", []).append(
+                _("This step has touchpoints already, so its channel stays. Add a new step instead."))
+        if sorted(data.personas) != sorted(step.personas or ()):
+            errors.setdefault("personas", []).append(
+                _("This step has touchpoints already, so its stakeholders stay. Add a new step instead."))
+    if errors:
+        raise ValidationError(errors)
+    timing = (data.offset_days, data.offset_hours, data.window_start, data.window_end) != \
+        (step.offset_days, step.offset_hours, step.window_start, step.window_end)
+    row = _step_row(data, step.position)
+    for name in ("channel", "offset_days", "offset_hours", "window_start", "window_end", "asset_id", "personas",
+                 "subject", "conditions", "event_id", "mail_format"):
+        setattr(step, name, getattr(row, name))
+    step.plan.updated_at = now
+    change = StepChange(step)
+    if planned:
+        moved_by_hand = set(db.session.scalars(select(touchpoints.TouchpointTransition.touchpoint_id).where(
+            touchpoints.TouchpointTransition.touchpoint_id.in_([t.id for t in planned]),
+            touchpoints.TouchpointTransition.reason.like("rescheduled%"))))
+        after = timedelta(days=step.offset_days, hours=step.offset_hours)
+        opens, closes = _clock(step.window_start), _clock(step.window_end)
+        for touchpoint in planned:
+            touchpoint.subject, touchpoint.asset_id, touchpoint.updated_at = step.subject, step.asset_id, now
+            if timing and touchpoint.id not in moved_by_hand and touchpoint.enrollment is not None:
+                account = touchpoint.account
+                zone_name = (touchpoint.contact.timezone if touchpoint.contact is not None else "") or \
+                    geo.timezone_for(account.country, account.region)
+                due, window_end = send_window(touchpoint.enrollment.started_at + after, _zone(zone_name), opens,
+                                              closes)
+                touchpoint.due_at, touchpoint.window_end_at = max(due, now), max(window_end, now)
+            change.updated += 1
+    db.session.commit()
+    return change
+
+
+def remove_step(plan_id: int, step_id: int, user: User | None, now: datetime) -> StepChange:
+    """Remove a step; what it still had planned is cancelled (sent ones stay on record)."""
+    _editor(user)
+    step = _get_step(step_id, plan_id)
+    change = StepChange(step)
+    who = user.email if user else "an operator"
+    for touchpoint_id in db.session.scalars(select(Touchpoint.id).where(
+            Touchpoint.step_id == step.id, Touchpoint.status == "planned")).all():
+        touchpoints.cancel(touchpoint_id, f"step removed from the plan by {who}", now)
+        change.cancelled += 1
+    plan = step.plan
+    plan.steps.remove(step)
+    for position, remaining in enumerate(plan.steps):
+        remaining.position = position
+    plan.updated_at = now
+    db.session.commit()
+    return change
+
+
+def move_step(plan_id: int, step_id: int, direction: str, user: User | None, now: datetime) -> Plan:
+    """Move a step up or down the list (the order it is shown and read in; its day says when it runs)."""
+    _editor(user)
+    step = _get_step(step_id, plan_id)
+    plan = step.plan
+    steps = list(plan.steps)
+    index = steps.index(step)
+    other = index - 1 if direction == "up" else index + 1 if direction == "down" else index
+    if 0 <= other < len(steps) and other != index:
+        steps[index], steps[other] = steps[other], steps[index]
+        for position, item in enumerate(steps):
+            item.position = position
+        plan.updated_at = now
+        db.session.commit()
+        db.session.refresh(plan)
+    return plan
+
+
+def plan_problems(plan: Plan) -> list[str]:
+    """What must be settled before accounts are added (shown on the plan page; apply refuses)."""
+    problems = []
+    for number, step in enumerate(plan.steps, start=1):
+        if step.channel == "event" and step.event_id is None:
+            problems.append(_("Step %(number)s invites to an event: choose the event.", number=number))
+    if not plan.steps:
+        problems.append(_("The plan has no steps yet."))
+    return problems
 
 
 # --- shipped templates ---------------------------------------------------------------------------
@@ -180,17 +401,78 @@ def send_window(moment: datetime, zone: ZoneInfo, start: time, end: time) -> tup
     return due.astimezone(timezone.utc), closes.astimezone(timezone.utc)
 
 
+def _spec(step: PlanStep) -> tuple:
+    return (step.id, step.channel, timedelta(days=step.offset_days, hours=step.offset_hours),
+            _clock(step.window_start), _clock(step.window_end), step.asset_id, frozenset(step.personas or ()),
+            step.subject)
+
+
+def _places(account_ids: list[int]) -> dict[int, str]:
+    """Each account's time zone, from its country and state."""
+    return {row.id: geo.timezone_for(row.country, row.region) for row in db.session.execute(
+        select(Account.id, Account.country, Account.region).where(Account.id.in_(account_ids)))}
+
+
+def _people(account_ids: list[int]) -> dict[int, list]:
+    people: dict[int, list] = {}
+    for row in db.session.execute(select(Contact.id, Contact.account_id, Contact.persona, Contact.timezone)
+                                  .where(Contact.account_id.in_(account_ids)).order_by(Contact.id)):
+        people.setdefault(row.account_id, []).append(row)
+    return people
+
+
+def _touchpoint_rows(steps: list[tuple], enrolled: list[tuple[int, int, datetime]], places: dict[int, str],
+                     people: dict[int, list], now: datetime, skip_past: bool = False) -> tuple[list[dict], int, int]:
+    """One row per step and recipient of each (enrollment id, account id, start): rows, steps that
+    found no stakeholder, and (with skip_past) recipients whose moment has already passed."""
+    zones: dict[str, ZoneInfo] = {}
+    batch: list[dict] = []
+    no_recipient = past = 0
+    for enrollment_id, account_id, start in enrolled:
+        account_zone_name = places[account_id]
+        for step_id, channel, after, opens, closes, asset_id, personas, subject in steps:
+            if channel in ACCOUNT_CHANNELS:
+                recipients = [(None, account_zone_name)]
+            else:
+                recipients = [(p.id, p.timezone or account_zone_name) for p in people.get(account_id, ())
+                              if not personas or p.persona in personas]
+                if not recipients:
+                    no_recipient += 1
+            for contact_id, zone_name in recipients:
+                zone = zones.get(zone_name) or zones.setdefault(zone_name, _zone(zone_name))
+                due, window_end = send_window(start + after, zone, opens, closes)
+                if skip_past:
+                    if window_end <= now:
+                        past += 1
+                        continue
+                    due = max(due, now)
+                batch.append({
+                    "enrollment_id": enrollment_id, "step_id": step_id, "account_id": account_id,
+                    "contact_id": contact_id, "channel": channel, "asset_id": asset_id, "subject": subject,
+                    "due_at": due, "window_end_at": window_end, "status": "planned", "attempts": 0,
+                    "claimed_by": "", "provider_id": "", "last_error": "",
+                    "idempotency_key": touchpoints.idempotency_key(enrollment_id, step_id, contact_id),
+                    "created_at": now, "updated_at": now})
+    return batch, no_recipient, past
+
+
+def _insert(rows: list[dict]) -> None:
+    for at in range(0, len(rows), 5000):
+        db.session.execute(insert(Touchpoint), rows[at:at + 5000])
+
+
 def apply(plan_id: int, account_ids: list[int], start: datetime, user: User | None, now: datetime,
           chunk: int = 500) -> ApplyReport:
     """Enroll accounts in a plan and schedule its touchpoints (bulk; safe to repeat)."""
     if user is not None and not user.has_role(*EDITORS):
         raise PermissionDenied(_("Only campaign managers can apply plans."))
     plan = get_plan(plan_id)
-    steps = [(s.id, s.channel, timedelta(days=s.offset_days, hours=s.offset_hours), _clock(s.window_start),
-              _clock(s.window_end), s.asset_id, frozenset(s.personas or ()), s.subject) for s in plan.steps]
+    problems = plan_problems(plan)
+    if problems:
+        raise ValidationError({"plan": problems})
+    steps = [_spec(s) for s in plan.steps]
     report = ApplyReport()
     user_id = user.id if user else None
-    zones: dict[str, ZoneInfo] = {}
     for offset in range(0, len(account_ids), chunk):
         ids = account_ids[offset:offset + chunk]
         enrolled = set(db.session.scalars(select(Enrollment.account_id).where(
@@ -200,41 +482,15 @@ def apply(plan_id: int, account_ids: list[int], start: datetime, user: User | No
         fresh = [i for i in ids if i not in enrolled]
         if not fresh:
             continue
-        accounts = {a.id: a for a in db.session.execute(
-            select(Account.id, Account.country, Account.region).where(Account.id.in_(fresh)))}
-        people: dict[int, list] = {}
-        for row in db.session.execute(select(Contact.id, Contact.account_id, Contact.persona, Contact.timezone)
-                                      .where(Contact.account_id.in_(fresh)).order_by(Contact.id)):
-            people.setdefault(row.account_id, []).append(row)
+        places = _places(fresh)
         rows = db.session.execute(insert(Enrollment).returning(Enrollment.id, Enrollment.account_id), [
             {"plan_id": plan.id, "account_id": account_id, "status": "active", "reason": "",
-             "started_at": start, "created_by_id": user_id} for account_id in fresh if account_id in accounts])
-        enrollment_of = {account_id: enrollment_id for enrollment_id, account_id in rows}
-        report.enrolled += len(enrollment_of)
-        batch = []
-        for account_id, enrollment_id in enrollment_of.items():
-            account = accounts[account_id]
-            account_zone_name = geo.timezone_for(account.country, account.region)
-            for step_id, channel, after, opens, closes, asset_id, personas, subject in steps:
-                if channel in ACCOUNT_CHANNELS:
-                    recipients = [(None, account_zone_name)]
-                else:
-                    recipients = [(p.id, p.timezone or account_zone_name) for p in people.get(account_id, ())
-                                  if not personas or p.persona in personas]
-                    if not recipients:
-                        report.no_recipient += 1
-                for contact_id, zone_name in recipients:
-                    zone = zones.get(zone_name) or zones.setdefault(zone_name, _zone(zone_name))
-                    due, window_end = send_window(start + after, zone, opens, closes)
-                    batch.append({
-                        "enrollment_id": enrollment_id, "step_id": step_id, "account_id": account_id,
-                        "contact_id": contact_id, "channel": channel, "asset_id": asset_id, "subject": subject,
-                        "due_at": due, "window_end_at": window_end, "status": "planned", "attempts": 0,
-                        "claimed_by": "", "provider_id": "", "last_error": "",
-                        "idempotency_key": touchpoints.idempotency_key(enrollment_id, step_id, contact_id),
-                        "created_at": now, "updated_at": now})
-        for at in range(0, len(batch), 5000):
-            db.session.execute(insert(Touchpoint), batch[at:at + 5000])
+             "started_at": start, "created_by_id": user_id} for account_id in fresh if account_id in places])
+        new = [(enrollment_id, account_id, start) for enrollment_id, account_id in rows]
+        report.enrolled += len(new)
+        batch, no_recipient, _past = _touchpoint_rows(steps, new, places, _people(fresh), now)
+        report.no_recipient += no_recipient
+        _insert(batch)
         report.touchpoints += len(batch)
         db.session.commit()
     return report

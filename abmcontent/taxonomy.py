@@ -138,7 +138,10 @@ EVENT_LABELS = {"page_view": _l("Page view"), "time_on_page": _l("Time on page")
                 "asset_open": _l("Asset opened"), "asset_download": _l("Asset downloaded"),
                 "cta_click": _l("Call to action clicked"), "form_fill": _l("Form filled"),
                 "meeting_booked": _l("Meeting booked"), "reply": _l("Replied"),
-                "email_open": _l("Email opened"), "email_click": _l("Email link clicked")}
+                "email_open": _l("Email opened"), "email_click": _l("Email link clicked"),
+                "event_registered": _l("Registered for an event"), "event_declined": _l("Declined an event"),
+                "event_attended": _l("Attended an event")}
+MAIL_FORMAT_LABELS = {"letter": _l("Letter"), "postcard": _l("Postcard")}
 
 
 def region_options() -> list[tuple[str, str]]:
@@ -177,7 +180,7 @@ def label(kind: str, value: str) -> str:
         "seniority": SENIORITY_LABELS, "authority": AUTHORITY_LABELS,
         "import_field": IMPORT_FIELD_LABELS, "section": SECTION_LABELS, "variant": VARIANT_LABELS,
         "rule": RULE_LABELS, "event": EVENT_LABELS, "enrollment": ENROLLMENT_LABELS, "channel": CHANNEL_LABELS,
-        "touchpoint": TOUCHPOINT_LABELS, "task": TASK_LABELS,
+        "touchpoint": TOUCHPOINT_LABELS, "task": TASK_LABELS, "mail_format": MAIL_FORMAT_LABELS,
     }[kind]
     found = table.get(value)
     return str(found) if found is not None else value.replace("_", " ").capitalize()

@@ -18,6 +18,30 @@ from tests.test_accounts import make_account
 MONDAY_8AM_UTC = datetime(2026, 11, 2, 8, 0, tzinfo=timezone.utc)  # NOW's Monday
 
 
+def make_event(title="Executive roundtable", starts=None, **overrides):
+    """An event row as the events module stores one (tests of plans need one to invite to)."""
+    import secrets
+
+    from abmcontent.models import Event
+
+    starts = starts or datetime.now(timezone.utc) + timedelta(days=30)
+    event = Event(slug=overrides.pop("slug", f"e-{secrets.token_hex(4)}"), uid=f"{secrets.token_hex(8)}@test",
+                  title=title, starts_at=starts, ends_at=starts + timedelta(hours=2), timezone="UTC", **overrides)
+    db.session.add(event)
+    db.session.commit()
+    return event
+
+
+def with_events(plan):
+    """The plan with an event on each event step (the shipped templates leave it to choose)."""
+    event = make_event()
+    for step in plan.steps:
+        if step.channel == "event":
+            step.event_id = event.id
+    db.session.commit()
+    return plan
+
+
 def test_the_shipped_templates_install_once(app):
     assert plans.install_templates(None, NOW) == len(plans.TEMPLATES)
     assert plans.install_templates(None, NOW) == 0
@@ -99,3 +123,128 @@ def test_a_template_applies_to_many_accounts_in_bulk(app):
     ids = [_account_with_people(f"Company {n}", economic_buyer="", champion="").id for n in range(30)]
     report = plans.apply(plan.id, ids, MONDAY_8AM_UTC, None, NOW, chunk=7)
     assert report.enrolled == 30 and report.touchpoints == 30 * (1 + 4 * 2)
+
+
+# --- the step editor ------------------------------------------------------------------------------
+
+def _applied_plan(campaign, *steps):
+    plan = plans.create_plan("Editable", "", list(steps), campaign, NOW)
+    account = _account_with_people("Harborview Bank", economic_buyer="", champion="America/Los_Angeles")
+    plans.apply(plan.id, [account.id], MONDAY_8AM_UTC, campaign, NOW)
+    return plan, account
+
+
+def test_a_plan_is_built_step_by_step_and_reordered(app):
+    campaign = make_user("campaign")
+    plan = plans.create_plan("From scratch", "", [], campaign, NOW)
+    assert plans.plan_problems(plan) == ["The plan has no steps yet."]
+    first = plans.add_step(plan.id, plans.StepInput("email", 0, subject="Hi {{ account.name }}"), campaign, NOW).step
+    second = plans.add_step(plan.id, plans.StepInput("sales_task", 2), campaign, NOW).step
+    third = plans.add_step(plan.id, plans.StepInput("direct_mail", 5, mail_format="postcard"), campaign, NOW).step
+    assert [s.id for s in plan.steps] == [first.id, second.id, third.id] and third.mail_format == "postcard"
+    plans.move_step(plan.id, third.id, "up", campaign, NOW)
+    plans.move_step(plan.id, first.id, "up", campaign, NOW)  # already first: nothing moves
+    db.session.refresh(plan)
+    assert [s.id for s in plan.steps] == [first.id, third.id, second.id]
+    assert [s.position for s in plan.steps] == [0, 1, 2]
+    plans.remove_step(plan.id, third.id, campaign, NOW)
+    db.session.refresh(plan)
+    assert [(s.id, s.position) for s in plan.steps] == [(first.id, 0), (second.id, 1)]
+
+
+@pytest.mark.parametrize("change,key", [
+    ({"subject": "Hi {{ account.secret }}"}, "subject"),
+    ({"stop_on": ["visited"]}, "stop_on"),
+    ({"mail_format": "billboard"}, "mail_format"),
+    ({"asset_id": 999}, "asset_id"),
+    ({"event_id": 999}, "event_id"),
+])
+def test_a_bad_step_is_refused_with_the_field_named(app, change, key):
+    campaign = make_user("campaign")
+    plan = plans.create_plan("Plan", "", [], campaign, NOW)
+    with pytest.raises(ValidationError) as error:
+        plans.add_step(plan.id, plans.StepInput(**change), campaign, NOW)
+    assert key in error.value.errors
+    assert plan.steps == []
+
+
+def test_an_event_step_without_an_event_blocks_adding_accounts(app):
+    campaign = make_user("campaign")
+    plan = plans.create_plan("Invite", "", [plans.StepInput("event", 3)], campaign, NOW)
+    account = _account_with_people("Harborview Bank", economic_buyer="")
+    with pytest.raises(ValidationError) as error:
+        plans.apply(plan.id, [account.id], MONDAY_8AM_UTC, campaign, NOW)
+    assert error.value.errors["plan"] == ["Step 1 invites to an event: choose the event."]
+    event = make_event()
+    plans.update_step(plan.id, plan.steps[0].id, plans.StepInput("event", 3, event_id=event.id), campaign, NOW)
+    assert plans.apply(plan.id, [account.id], MONDAY_8AM_UTC, campaign, NOW).touchpoints == 1
+
+
+def test_editing_a_step_updates_and_moves_what_it_still_has_planned(app):
+    campaign = make_user("campaign")
+    plan, account = _applied_plan(campaign, plans.StepInput("email", 7, subject="Old subject"))
+    step = plan.steps[0]
+    rows = db.session.scalars(select(Touchpoint).order_by(Touchpoint.contact_id)).all()
+    before = {t.id: t.due_at for t in rows}
+    moved_by_hand = rows[1]
+    plans.reschedule(moved_by_hand.id, NOW + timedelta(days=20), campaign, NOW)
+    change = plans.update_step(plan.id, step.id, plans.StepInput("email", 9, subject="New subject"), campaign, NOW)
+    assert change.updated == 2
+    db.session.expire_all()
+    rows = db.session.scalars(select(Touchpoint).order_by(Touchpoint.contact_id)).all()
+    assert {t.subject for t in rows} == {"New subject"}
+    assert rows[0].due_at == before[rows[0].id] + timedelta(days=2)        # two days later, same hour
+    assert rows[1].due_at == NOW + timedelta(days=20)                        # moved by hand: left alone
+
+
+def test_a_step_with_touchpoints_keeps_its_channel_and_stakeholders(app):
+    campaign = make_user("campaign")
+    plan, _account = _applied_plan(campaign, plans.StepInput("email", 7, subject="Hello"))
+    with pytest.raises(ValidationError) as error:
+        plans.update_step(plan.id, plan.steps[0].id, plans.StepInput("sales_task", 7, personas=["champion"]),
+                          campaign, NOW)
+    assert set(error.value.errors) == {"channel", "personas"}
+
+
+def test_a_new_step_reaches_accounts_already_in_the_plan_unless_its_day_passed(app):
+    campaign = make_user("campaign")
+    plan, account = _applied_plan(campaign, plans.StepInput("email", 0, subject="First"))
+    later = MONDAY_8AM_UTC + timedelta(days=10)
+    change = plans.add_step(plan.id, plans.StepInput("sales_task", 14), campaign, later)
+    assert (change.scheduled, change.past) == (1, 0)
+    change = plans.add_step(plan.id, plans.StepInput("email", 2, subject="Too late"), campaign, later)
+    assert (change.scheduled, change.past) == (0, 2)
+    assert db.session.scalar(select(db.func.count(Touchpoint.id))) == 2 + 1
+
+
+def test_removing_a_step_cancels_what_it_still_had_planned(app):
+    campaign = make_user("campaign")
+    plan, _account = _applied_plan(campaign, plans.StepInput("email", 0, subject="One"),
+                                   plans.StepInput("email", 7, subject="Two"))
+    change = plans.remove_step(plan.id, plan.steps[1].id, campaign, NOW)
+    assert change.cancelled == 2
+    statuses = db.session.execute(select(Touchpoint.subject, Touchpoint.status).order_by(Touchpoint.id)).all()
+    assert sorted(set(statuses)) == [("One", "planned"), ("Two", "cancelled")]
+
+
+def test_a_duplicate_copies_the_steps_not_the_accounts(app):
+    campaign = make_user("campaign")
+    plan, _account = _applied_plan(campaign, plans.StepInput("email", 0, subject="One", personas=["champion"]),
+                                   plans.StepInput("direct_mail", 7, mail_format="postcard"))
+    copy = plans.duplicate_plan(plan.id, campaign, NOW)
+    assert copy.name == "Copy of Editable" and copy.id != plan.id
+    assert [(s.channel, s.subject, s.personas, s.mail_format) for s in copy.steps] == [
+        ("email", "One", ["champion"], "letter"), ("direct_mail", "", [], "postcard")]
+    assert plans.enrollments(copy.id) == []
+
+
+def test_only_campaign_managers_edit_steps(app):
+    plan = plans.create_plan("Plan", "", [plans.StepInput()], None, NOW)
+    sales = make_user("sales")
+    for call in (lambda: plans.add_step(plan.id, plans.StepInput(), sales, NOW),
+                 lambda: plans.update_step(plan.id, plan.steps[0].id, plans.StepInput(), sales, NOW),
+                 lambda: plans.remove_step(plan.id, plan.steps[0].id, sales, NOW),
+                 lambda: plans.move_step(plan.id, plan.steps[0].id, "down", sales, NOW),
+                 lambda: plans.update_plan(plan.id, "New", "", sales, NOW)):
+        with pytest.raises(PermissionDenied):
+            call()

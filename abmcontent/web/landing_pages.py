@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_htmx import make_response as htmx_response
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -105,8 +106,10 @@ def status(page_id: int):
 def _sections(page, status: int = 200, **extra):
     """The section list: the fragment for htmx, the whole builder otherwise."""
     if htmx and not htmx.boosted:
-        return render_template("landing/_sections.html", page=page, can_edit=True, gated_assets=_gated_assets(),
-                               kinds=landing.SECTION_KINDS, **extra), status
+        html = render_template("landing/_sections.html", page=page, can_edit=True, gated_assets=_gated_assets(),
+                               kinds=landing.SECTION_KINDS, **extra)
+        # a form inside one section targets that section; the whole list replaces the list
+        return htmx_response(html, status, retarget="#sections", reswap="innerHTML")
     return _builder(page, status, **extra)
 
 
@@ -135,9 +138,7 @@ def update_section(page_id: int, section_id: int):
                                    first=False, last=False), 422
         return _builder(page, 422, section_errors={section_id: error.errors}, section_form=form)
     if htmx and not htmx.boosted:
-        page = section.page
-        return render_template("landing/_sections.html", page=page, can_edit=True, gated_assets=_gated_assets(),
-                               kinds=landing.SECTION_KINDS, saved=section.id)
+        return _sections(section.page, saved=section.id)
     flash(_("Section saved."), "success")
     return redirect(url_for("landing.show", page_id=page_id) + f"#section-{section_id}", 303)
 

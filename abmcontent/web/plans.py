@@ -6,10 +6,12 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_htmx import make_response as htmx_response
 from flask_login import current_user, login_required
 
-from abmcontent import accounts, plans
+from abmcontent import accounts, plans, taxonomy
 from abmcontent.errors import ValidationError
+from abmcontent.extensions import db, htmx
 from abmcontent.web.accounts import _filters
 from abmcontent.web.rendering import roles_required
 
@@ -42,8 +44,199 @@ def show(plan_id: int):
     now = _now()
     days = plans.calendar(plan.id, now)
     peak = max((sum(counts.values()) for _day, counts in days), default=0)
-    return render_template("plans/show.html", plan=plan, days=days, peak=peak,
-                           enrollments=plans.enrollments(plan.id), can_edit=current_user.has_role(*plans.EDITORS))
+    edit = request.args.get("edit", "")
+    return _page(plan, days=days, peak=peak, editing=int(edit) if edit.isdigit() else None)
+
+
+def _page(plan, status: int = 200, **extra):
+    now = _now()
+    if "days" not in extra:
+        extra["days"] = plans.calendar(plan.id, now)
+        extra["peak"] = max((sum(counts.values()) for _day, counts in extra["days"]), default=0)
+    enrollments = plans.enrollments(plan.id)
+    return render_template("plans/show.html", plan=plan, enrollments=enrollments,
+                           enrollments_count=len(enrollments), can_edit=current_user.has_role(*plans.EDITORS),
+                           problems=plans.plan_problems(plan), **_choices(), **extra), status
+
+
+def _choices() -> dict:
+    """What a step can point at: published assets and events still to come."""
+    from sqlalchemy import select
+
+    from abmcontent.models import Asset, Event
+
+    assets = db.session.execute(select(Asset.id, Asset.title, Asset.type, Asset.language)
+                                .where(Asset.status == "published").order_by(Asset.title).limit(1000)).all()
+    events = db.session.execute(select(Event.id, Event.title, Event.starts_at).where(
+        Event.status == "scheduled", Event.starts_at > _now()).order_by(Event.starts_at).limit(200)).all()
+    return {"assets": assets, "events": events, "channels": plans.CHANNELS, "values": _values,
+            "personas": taxonomy.personas(), "stop_events": plans.STOP_EVENTS, "step_input": plans.step_input,
+            "new_step": plans.StepInput}
+
+
+def _step_input(form) -> plans.StepInput:
+    """The step form as the domain's input. Numbers that do not parse become -1 (out of range: a
+    clear message from validate_step, with the typed form kept)."""
+    def number(name: str) -> int:
+        raw = (form.get(name) or "0").strip()
+        return int(raw) if raw.isdigit() else -1
+
+    def optional_id(name: str) -> int | None:
+        raw = (form.get(name) or "").strip()
+        return int(raw) if raw.isdigit() else None
+
+    return plans.StepInput(
+        channel=form.get("channel", ""), offset_days=number("offset_days"), offset_hours=number("offset_hours"),
+        window_start=form.get("window_start", ""), window_end=form.get("window_end", ""),
+        asset_id=optional_id("asset_id"), personas=form.getlist("personas"), subject=form.get("subject", ""),
+        skip_if_engaged=form.get("skip_if_engaged") == "1", stop_on=form.getlist("stop_on"),
+        event_id=optional_id("event_id"), mail_format=form.get("mail_format", "letter"))
+
+
+def _values(source) -> dict:
+    """The step form's values: from a StepInput (a stored step, or the defaults for a new one) or
+    from a submitted form (kept as typed after an error)."""
+    if isinstance(source, plans.StepInput):
+        from dataclasses import asdict
+
+        values = asdict(source)
+        values["asset_id"] = values["asset_id"] or ""
+        values["event_id"] = values["event_id"] or ""
+        return values
+    values = {name: source.get(name, "") for name in ("channel", "offset_days", "offset_hours", "window_start",
+                                                     "window_end", "asset_id", "subject", "event_id", "mail_format")}
+    values.update(personas=source.getlist("personas"), stop_on=source.getlist("stop_on"),
+                  skip_if_engaged=source.get("skip_if_engaged") == "1")
+    return values
+
+
+def _steps(plan, status: int = 200, **extra):
+    """The step list: the fragment for htmx, the whole plan page otherwise."""
+    if htmx and not htmx.boosted:
+        db.session.refresh(plan)
+        if extra.get("change") is not None:
+            extra["change_message"] = _change_message(extra["change"], extra.get("action", "saved"))
+        html = render_template("plans/_steps.html", plan=plan, can_edit=True, problems=plans.plan_problems(plan),
+                               enrollments_count=len(plans.enrollments(plan.id)), **_choices(), **extra)
+        # a form inside one step targets that step; the whole list replaces the list
+        return htmx_response(html, status, retarget="#steps", reswap="innerHTML")
+    if status == 200 and extra.get("change") is not None:
+        flash(_change_message(extra["change"], extra.get("action", "saved")), "success")
+        return redirect(url_for("plans.show", plan_id=plan.id) + "#steps", 303)
+    return _page(plan, status, **extra)
+
+
+def _change_message(change, action: str) -> str:
+    parts = [{"added": _("Step added."), "saved": _("Step saved."), "removed": _("Step removed.")}[action]]
+    if change.scheduled:
+        parts.append(_("%(num)s touchpoints scheduled for accounts already in the plan.", num=change.scheduled))
+    if change.past:
+        parts.append(_("%(num)s not scheduled: that day has passed for them.", num=change.past))
+    if change.updated:
+        parts.append(_("%(num)s planned touchpoints updated to match.", num=change.updated))
+    if change.cancelled:
+        parts.append(_("%(num)s planned touchpoints cancelled.", num=change.cancelled))
+    return " ".join(parts)
+
+
+@bp.get("/new")
+@roles_required(*plans.EDITORS)
+def new():
+    return render_template("plans/new.html", data={}, errors={})
+
+
+@bp.post("")
+@roles_required(*plans.EDITORS)
+def create():
+    name, description = request.form.get("name", ""), request.form.get("description", "")
+    try:
+        plan = plans.create_plan(name, description, [], current_user, _now())
+    except ValidationError as error:
+        return render_template("plans/new.html", data=request.form, errors=error.errors), 422
+    flash(_("Plan created. Add its steps below."), "success")
+    return redirect(url_for("plans.show", plan_id=plan.id) + "#steps", 303)
+
+
+@bp.post("/<int:plan_id>")
+@roles_required(*plans.EDITORS)
+def update(plan_id: int):
+    try:
+        plans.update_plan(plan_id, request.form.get("name", ""), request.form.get("description", ""), current_user,
+                          _now())
+    except ValidationError as error:
+        return _page(plans.get_plan(plan_id), 422, settings_errors=error.errors, settings_form=request.form)
+    flash(_("Plan saved."), "success")
+    return redirect(url_for("plans.show", plan_id=plan_id), 303)
+
+
+@bp.post("/<int:plan_id>/duplicate")
+@roles_required(*plans.EDITORS)
+def duplicate(plan_id: int):
+    copy = plans.duplicate_plan(plan_id, current_user, _now())
+    flash(_("This is a copy: change it without touching the accounts in the original."), "success")
+    return redirect(url_for("plans.show", plan_id=copy.id), 303)
+
+
+@bp.post("/<int:plan_id>/steps")
+@roles_required(*plans.EDITORS)
+def add_step(plan_id: int):
+    plan = plans.get_plan(plan_id)
+    try:
+        change = plans.add_step(plan_id, _step_input(request.form), current_user, _now())
+    except ValidationError as error:
+        return _steps(plan, 422, add_errors=error.errors, add_form=request.form)
+    return _steps(plan, change=change, action="added", saved=change.step.id)
+
+
+@bp.get("/<int:plan_id>/steps/<int:step_id>")
+@login_required
+def step(plan_id: int, step_id: int):
+    """One step, read-only or (edit=1) as its form: the fragment the editor swaps in place."""
+    plan = plans.get_plan(plan_id)
+    item = next((s for s in plan.steps if s.id == step_id), None)
+    if item is None:
+        from abmcontent.errors import NotFound
+
+        raise NotFound(_("That step is not in this plan."))
+    editing = request.args.get("edit") == "1" and current_user.has_role(*plans.EDITORS)
+    if not (htmx and not htmx.boosted):
+        return redirect(url_for("plans.show", plan_id=plan_id, edit=step_id if editing else None)
+                        + f"#step-{step_id}", 303)
+    return render_template("plans/_step.html", plan=plan, step=item, number=plan.steps.index(item) + 1,
+                           editing=editing, can_edit=current_user.has_role(*plans.EDITORS), first=item is plan.steps[0],
+                           last=item is plan.steps[-1], **_choices())
+
+
+@bp.post("/<int:plan_id>/steps/<int:step_id>")
+@roles_required(*plans.EDITORS)
+def update_step(plan_id: int, step_id: int):
+    try:
+        change = plans.update_step(plan_id, step_id, _step_input(request.form), current_user, _now())
+    except ValidationError as error:
+        plan = plans.get_plan(plan_id)
+        item = next(s for s in plan.steps if s.id == step_id)
+        if htmx and not htmx.boosted:
+            return render_template("plans/_step.html", plan=plan, step=item, number=plan.steps.index(item) + 1,
+                                   editing=True, can_edit=True, errors=error.errors, form=request.form,
+                                   first=False, last=False, **_choices()), 422
+        return _page(plan, 422, editing=step_id, step_errors=error.errors, step_form_data=request.form)
+    return _steps(plans.get_plan(plan_id), change=change, action="saved", saved=step_id)
+
+
+@bp.post("/<int:plan_id>/steps/<int:step_id>/move")
+@roles_required(*plans.EDITORS)
+def move_step(plan_id: int, step_id: int):
+    plan = plans.move_step(plan_id, step_id, request.form.get("direction", "down"), current_user, _now())
+    if htmx and not htmx.boosted:
+        return _steps(plan)
+    return redirect(url_for("plans.show", plan_id=plan_id) + "#steps", 303)
+
+
+@bp.post("/<int:plan_id>/steps/<int:step_id>/delete")
+@roles_required(*plans.EDITORS)
+def delete_step(plan_id: int, step_id: int):
+    change = plans.remove_step(plan_id, step_id, current_user, _now())
+    return _steps(plans.get_plan(plan_id), change=change, action="removed")
 
 
 @bp.post("/apply")
@@ -69,7 +262,11 @@ def apply():
     if not ids:
         flash(_("Tick the accounts to add, or choose all matching accounts."), "error")
         return redirect(url_for("accounts.index"), 303)
-    report = plans.apply(int(plan_id), ids, max(start, _now()), current_user, _now())
+    try:
+        report = plans.apply(int(plan_id), ids, max(start, _now()), current_user, _now())
+    except ValidationError as error:
+        flash(" ".join(m for messages in error.errors.values() for m in messages), "error")
+        return redirect(url_for("plans.show", plan_id=int(plan_id)), 303)
     flash(_("%(enrolled)s accounts added to the plan (%(already)s were already in it): %(touchpoints)s touchpoints "
             "scheduled.", enrolled=report.enrolled, already=report.already, touchpoints=report.touchpoints),
           "success")

@@ -55,6 +55,9 @@ def test_sections_are_edited_in_place_and_errors_come_back_as_a_fragment(client,
     good = client.post(f"/landing/{page.id}/sections/{hero.id}", headers=HX,
                        data={"headline": "Built for {{ account.name }}", "text": "Hello"})
     assert good.status_code == 200 and "Section saved" in good.get_data(as_text=True)
+    # the form targets its own section, the answer is the whole list: it must replace the list
+    assert (good.headers["HX-Retarget"], good.headers["HX-Reswap"]) == ("#sections", "innerHTML")
+    assert "HX-Retarget" not in bad.headers  # an error replaces just the section being edited
     assert hero.settings["headline"] == "Built for {{ account.name }}"
 
 

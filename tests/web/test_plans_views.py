@@ -10,6 +10,7 @@ from abmcontent.extensions import db
 from abmcontent.models import Contact, Enrollment, Plan, Touchpoint
 from tests.conftest import login, make_user
 from tests.test_accounts import make_account
+from tests.test_plans import with_events
 
 
 @pytest.fixture
@@ -41,6 +42,11 @@ def test_ticked_accounts_are_added_to_a_plan_from_the_account_list(client, campa
     a, b = _account(campaign), _account(campaign, "Hanbit Data", "hanbit.example")
     listing = client.get("/accounts").get_data(as_text=True)
     assert "Add to plan" in listing and plan.name in listing
+    refused = client.post("/plans/apply", data={"plan_id": plan.id, "ids": [a.id], "scope": "selected"},
+                          follow_redirects=True).get_data(as_text=True)
+    assert "Step 4 invites to an event: choose the event." in refused
+    assert db.session.scalar(select(db.func.count(Enrollment.id))) == 0
+    with_events(plan)
     response = client.post("/plans/apply", data={"plan_id": plan.id, "ids": [a.id, b.id], "scope": "selected"})
     assert response.status_code == 303 and response.headers["Location"].endswith(f"/plans/{plan.id}")
     page = client.get(f"/plans/{plan.id}").get_data(as_text=True)
@@ -54,7 +60,7 @@ def test_ticked_accounts_are_added_to_a_plan_from_the_account_list(client, campa
 
 def test_an_account_is_paused_resumed_and_cancelled_in_a_plan(client, campaign):
     plans.install_templates(None, plans.datetime.now(plans.timezone.utc))
-    plan = db.session.scalar(select(Plan).where(Plan.name.like("Technical%")))
+    plan = with_events(db.session.scalar(select(Plan).where(Plan.name.like("Technical%"))))
     account = _account(campaign)
     client.post("/plans/apply", data={"plan_id": plan.id, "ids": [account.id]})
     enrollment = db.session.scalar(select(Enrollment))
@@ -70,7 +76,7 @@ def test_an_account_is_paused_resumed_and_cancelled_in_a_plan(client, campaign):
 
 def test_one_touchpoint_is_moved_from_the_account_page(client, campaign):
     plans.install_templates(None, plans.datetime.now(plans.timezone.utc))
-    plan = db.session.scalar(select(Plan).where(Plan.name.like("Technical%")))
+    plan = with_events(db.session.scalar(select(Plan).where(Plan.name.like("Technical%"))))
     account = _account(campaign)
     client.post("/plans/apply", data={"plan_id": plan.id, "ids": [account.id]})
     touchpoint = db.session.scalar(select(Touchpoint).order_by(Touchpoint.due_at))
@@ -90,3 +96,98 @@ def test_a_sales_rep_sees_plans_but_cannot_add_accounts(client):
     login(client, make_user("sales"))
     assert client.get("/plans").status_code == 200
     assert client.post("/plans/apply", data={"plan_id": 1}).status_code == 403
+
+
+# --- the step editor ------------------------------------------------------------------------------
+
+HX = {"HX-Request": "true"}
+
+
+def _step_form(**values):
+    form = {"channel": "email", "offset_days": "0", "offset_hours": "0", "window_start": "09:00",
+            "window_end": "17:00", "asset_id": "", "subject": "", "event_id": "", "mail_format": "letter",
+            "skip_if_engaged": "1", "stop_on": ["meeting_booked", "reply"]}
+    form.update(values)
+    return form
+
+
+def test_a_plan_is_built_in_the_browser_step_by_step(client, campaign):
+    response = client.post("/plans", data={"name": "Tier 2 banks", "description": "Four weeks"})
+    plan = db.session.scalar(select(Plan).where(Plan.name == "Tier 2 banks"))
+    assert response.status_code == 303 and response.headers["Location"].endswith(f"/plans/{plan.id}#steps")
+    page = client.get(f"/plans/{plan.id}").get_data(as_text=True)
+    assert "No steps yet" in page and "Add a step" in page
+    fragment = client.post(f"/plans/{plan.id}/steps", headers=HX,
+                           data=_step_form(subject="Hi {{ account.name }}", personas=["champion"]))
+    html = fragment.get_data(as_text=True)
+    assert fragment.status_code == 200 and "<html" not in html and "Step added." in html
+    assert "“Hi {{ account.name }}”" in html and "Champion" in html
+    client.post(f"/plans/{plan.id}/steps", headers=HX, data=_step_form(channel="sales_task", offset_days="3"))
+    db.session.refresh(plan)
+    assert [s.channel for s in plan.steps] == ["email", "sales_task"]
+    first, second = plan.steps
+    client.post(f"/plans/{plan.id}/steps/{second.id}/move", headers=HX, data={"direction": "up"})
+    db.session.refresh(plan)
+    assert [s.id for s in plan.steps] == [second.id, first.id]
+    edit = client.get(f"/plans/{plan.id}/steps/{first.id}?edit=1", headers=HX).get_data(as_text=True)
+    assert 'value="Hi {{ account.name }}"' in edit and "Save step" in edit
+    saved = client.post(f"/plans/{plan.id}/steps/{first.id}", headers=HX,
+                        data=_step_form(subject="Hello again", offset_days="5")).get_data(as_text=True)
+    assert "Step saved." in saved and "Day 5" in saved
+    removed = client.post(f"/plans/{plan.id}/steps/{second.id}/delete", headers=HX).get_data(as_text=True)
+    assert "Step removed." in removed
+    db.session.refresh(plan)
+    assert [(s.subject, s.offset_days) for s in plan.steps] == [("Hello again", 5)]
+
+
+def test_a_bad_step_comes_back_with_its_errors_and_what_was_typed(client, campaign):
+    plan = plans.create_plan("Plan", "", [plans.StepInput("email", subject="Fine")], campaign,
+                             plans.datetime.now(plans.timezone.utc))
+    step_id = plan.steps[0].id
+    response = client.post(f"/plans/{plan.id}/steps/{step_id}", headers=HX,
+                           data=_step_form(subject="Hi {{ account.password }}", window_start="18:00",
+                                           window_end="09:00", offset_days="many"))
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422 and "Not saved" in html
+    assert 'value="Hi {{ account.password }}"' in html and 'value="18:00"' in html
+    assert 'aria-invalid="true"' in html and "Use 0–365 days" in html
+    db.session.refresh(plan.steps[0])
+    assert plan.steps[0].subject == "Fine"
+    added = client.post(f"/plans/{plan.id}/steps", headers=HX, data=_step_form(channel="fax"))
+    assert added.status_code == 422 and "Choose a channel from the list." in added.get_data(as_text=True)
+
+
+def test_the_step_editor_works_without_javascript(client, campaign):
+    plan = plans.create_plan("Plan", "", [plans.StepInput("email", subject="Fine")], campaign,
+                             plans.datetime.now(plans.timezone.utc))
+    step_id = plan.steps[0].id
+    response = client.post(f"/plans/{plan.id}/steps", data=_step_form(channel="sales_task", offset_days="2"))
+    assert response.status_code == 303
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Step added." in page
+    edit = client.get(f"/plans/{plan.id}/steps/{step_id}?edit=1")
+    assert edit.status_code == 303
+    assert "Save step" in client.get(edit.headers["Location"]).get_data(as_text=True)
+    bad = client.post(f"/plans/{plan.id}/steps/{step_id}", data=_step_form(subject="a\nb"))
+    assert bad.status_code == 422 and "<html" in bad.get_data(as_text=True)
+
+
+def test_a_plan_is_renamed_and_duplicated(client, campaign):
+    plan = plans.create_plan("Plan", "", [plans.StepInput("email", subject="Fine")], campaign,
+                             plans.datetime.now(plans.timezone.utc))
+    assert client.post(f"/plans/{plan.id}", data={"name": "", "description": ""}).status_code == 422
+    client.post(f"/plans/{plan.id}", data={"name": "Renamed", "description": "Now with words"})
+    assert plan.name == "Renamed"
+    response = client.post(f"/plans/{plan.id}/duplicate")
+    copy = db.session.scalar(select(Plan).where(Plan.name == "Copy of Renamed"))
+    assert response.headers["Location"].endswith(f"/plans/{copy.id}") and len(copy.steps) == 1
+
+
+def test_a_sales_rep_cannot_edit_steps(client):
+    plan = plans.create_plan("Plan", "", [plans.StepInput()], None, plans.datetime.now(plans.timezone.utc))
+    login(client, make_user("sales"))
+    page = client.get(f"/plans/{plan.id}").get_data(as_text=True)
+    assert "Add a step" not in page and "Edit" not in page
+    assert client.post(f"/plans/{plan.id}/steps", data=_step_form()).status_code == 403
+    assert client.post(f"/plans/{plan.id}/steps/{plan.steps[0].id}/delete").status_code == 403
+    assert client.get("/plans/new").status_code == 403
