@@ -25,19 +25,25 @@ touchpoints_cli = AppGroup("touchpoints", help="Scheduled touchpoints: the dispa
 @click.option("--once", is_flag=True, help="Run one pass and exit (the scheduler runs passes every few seconds).")
 @click.option("--batch", type=int, default=100, show_default=True, help="Touchpoints claimed per pass.")
 def dispatch_touchpoints(once: bool, batch: int) -> None:
-    """Send what is due. Run as many as you like, on as many machines: claims never overlap."""
-    import time
+    """Send what is due. Run as many as you like, on as many machines: claims never overlap.
+    SIGTERM or Ctrl-C stops it after the message in hand; what it had claimed is handed back."""
+    import signal
+    import threading
 
     from abmcontent import dispatch
 
-    while True:
-        report = dispatch.dispatch_once(_now(), batch=batch)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_args: stop.set())
+    while not stop.is_set():
+        report = dispatch.dispatch_once(_now(), batch=batch, stop=stop)
         if report.claimed:
             click.echo(f"claimed {report.claimed}: " + ", ".join(f"{n} {s}" for s, n in sorted(report.counts.items())))
         if once:
             return
         if report.claimed < batch:
-            time.sleep(1)
+            stop.wait(1)
+    click.echo("stopped")
 
 
 def _run_import(kind: str, path: str, dry_run: bool, mapping: str | None) -> None:

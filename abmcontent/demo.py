@@ -27,6 +27,7 @@ DEMO_USERS = (
 DEMO_ACCOUNTS = (
     {"name": "Harborview Bank", "domains": ["harborviewbank.example"], "industry": "financials",
      "sub_industry": "Regional Banks", "city": "Boston", "region": "MA", "country": "US",
+     "address": ("1 Federal Street, 20th floor", "02110"),
      "revenue": 1_400_000_000, "employees": 5200, "technologies": ["Teradata", "Tableau"],
      "competitor_products": ["Snowflake"], "journey_stage": "consideration", "deal_size": 850_000,
      "ip_ranges": ["198.51.100.0/24"], "target": "agreed",
@@ -46,6 +47,7 @@ DEMO_ACCOUNTS = (
      ]},
     {"name": "St. Aurelia Health", "domains": ["staurelia.example"], "industry": "health_care",
      "sub_industry": "Health Care Facilities", "city": "Minneapolis", "region": "MN", "country": "US",
+     "address": ("800 Nicollet Mall", "55402"),
      "revenue": 3_100_000_000, "employees": 14000, "technologies": ["Oracle Exadata"],
      "journey_stage": "awareness", "target": "proposed",
      "goals": "Unify clinical and operational reporting under one governance model.",
@@ -56,6 +58,7 @@ DEMO_ACCOUNTS = (
      ]},
     {"name": "한빛정밀", "domains": ["hanbit-precision.example"], "industry": "industrials",
      "sub_industry": "자동차 부품", "city": "창원", "region": "경남", "country": "KR",
+     "address": ("성산구 창원대로 1144", "51538"),
      "revenue": 420_000_000, "employees": 1800, "technologies": ["Netezza"],
      "journey_stage": "decision", "target": "agreed",
      "goals": "공장 품질 데이터를 실시간으로 분석해 불량률을 낮추는 것.",
@@ -66,7 +69,7 @@ DEMO_ACCOUNTS = (
      ]},
     {"name": "Northwind Outfitters", "domains": ["northwind-outfitters.example"],
      "industry": "consumer_discretionary", "sub_industry": "Apparel Retail", "city": "Portland",
-     "region": "OR", "country": "US", "revenue": 650_000_000, "employees": 3100,
+     "region": "OR", "country": "US", "address": ("1200 NW Naito Parkway", "97209"), "revenue": 650_000_000, "employees": 3100,
      "technologies": ["Teradata"], "journey_stage": "decision", "lost": True,
      "challenges": "Chose a competitor in 2025 on price; their contract renews next year.",
      "contacts": [
@@ -111,9 +114,12 @@ def load(content_folder: str, now: datetime, upload_folder: str) -> DemoReport:
         created_accounts += 1
         for first, last, email, title, persona, seniority in spec["contacts"]:
             if db.session.scalar(select(Contact.id).where(Contact.email == email)) is None:
+                street, postal_code = spec["address"]  # the office they work at: where letters go
                 db.session.add(Contact(account=account, first_name=first, last_name=last, email=email,
                                        title=title, persona=persona, seniority=seniority,
                                        language="ko" if spec["country"] == "KR" else "en",
+                                       street=street, city=spec["city"], region=spec["region"],
+                                       postal_code=postal_code, country=spec["country"],
                                        created_at=now, updated_at=now))
                 created_contacts += 1
     db.session.commit()

@@ -75,7 +75,9 @@ def worker_name() -> str:
 
 
 def dispatch_once(now: datetime, worker: str | None = None, batch: int = 100,
-                  available: dict | None = None) -> DispatchReport:
+                  available: dict | None = None, stop=None) -> DispatchReport:
+    """One pass: claim up to `batch` due touchpoints and deliver them. `stop` (a threading.Event)
+    set meanwhile ends the pass after the message in hand; the rest of the claim is released."""
     worker = worker or worker_name()
     report = DispatchReport()
     touchpoints.mark_missed(now, worker)
@@ -100,7 +102,10 @@ def dispatch_once(now: datetime, worker: str | None = None, batch: int = 100,
         if prepare is not None:
             prepare([t for t in batch_rows.values() if t.channel == name])
     try:
-        for touchpoint_id in ids:
+        for index, touchpoint_id in enumerate(ids):
+            if stop is not None and stop.is_set():
+                report.counts["released"] = touchpoints.release(ids[index:], worker, now)
+                break
             touchpoint = batch_rows.get(touchpoint_id) or db.session.get(Touchpoint, touchpoint_id)
             channel = available.get(touchpoint.channel)
             if channel is None:

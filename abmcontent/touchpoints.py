@@ -149,6 +149,13 @@ def defer(touchpoint_id: int, worker: str, reason: str, until: datetime, now: da
                    attempts=Touchpoint.__table__.c.attempts - 1)
 
 
+def release(touchpoint_ids, worker: str, now: datetime) -> int:
+    """Hand claims back unsent (the dispatcher is stopping): due again at once for the next
+    dispatcher, without waiting out the lease and without counting as an attempt."""
+    return sum(finish(tid, worker, "planned", "released unsent: its dispatcher was stopping", now,
+                      attempts=Touchpoint.__table__.c.attempts - 1) for tid in touchpoint_ids)
+
+
 def mark_missed(now: datetime, worker: str = "scheduler") -> int:
     """Planned touchpoints whose send window closed (the scheduler was down for hours): marked
     missed and shown, never silently dropped and never sent late."""
@@ -176,5 +183,5 @@ def history(touchpoint_id: int) -> list[TouchpointTransition]:
         TouchpointTransition.touchpoint_id == touchpoint_id).order_by(TouchpointTransition.id)))
 
 
-__all__ = ["TRANSITIONS", "schedule", "claim_due", "mark_sent", "mark_failed", "mark_skipped", "retry_later",
+__all__ = ["TRANSITIONS", "schedule", "claim_due", "release", "mark_sent", "mark_failed", "mark_skipped", "retry_later",
            "mark_missed", "cancel", "history", "idempotency_key", "finish", "defer"]

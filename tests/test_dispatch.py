@@ -445,3 +445,54 @@ def test_a_dispatcher_killed_with_sigkill_after_claiming_is_sent_once_after_its_
     assert dispatch.dispatch_once(NOW + timedelta(minutes=1), "w2").claimed == 0  # its lease still holds
     assert dispatch.dispatch_once(NOW + timedelta(minutes=6), "w2").counts == {"sent": 1}
     assert len(mail.messages) == 1
+
+
+def test_a_stopping_dispatcher_finishes_the_message_in_hand_and_hands_the_rest_back(app, mail):
+    import threading
+
+    from abmcontent.channels.email import EmailChannel
+
+    stop = threading.Event()
+
+    class StoppedAfterOne(EmailChannel):  # the real channel; SIGTERM arrives during the first send
+        def deliver(self, touchpoint, now):
+            outcome = super().deliver(touchpoint, now)
+            stop.set()
+            return outcome
+
+    people = [_priya(account_name=f"Bank {n}", domain=f"bank{n}.example", email=f"p@bank{n}.example")
+              for n in range(3)]
+    rows = [_email_touchpoint(person) for person in people]
+    report = dispatch.dispatch_once(NOW, "w1", available={"email": StoppedAfterOne(app.config)}, stop=stop)
+    assert report.counts == {"sent": 1, "released": 2} and len(mail.messages) == 1
+    db.session.expire_all()
+    assert [(t.status, t.attempts) for t in rows] == [("sent", 1), ("planned", 0), ("planned", 0)]
+    assert dispatch.dispatch_once(NOW, "w2").counts == {"sent": 2}  # due at once, no lease to wait out
+    assert len(mail.messages) == 3
+
+
+def test_the_dispatcher_command_stops_cleanly_on_sigterm(app, mail, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    from datetime import datetime, timezone
+    from pathlib import Path
+
+    now = datetime.now(timezone.utc)
+    _email_touchpoint(_priya(), due=now - timedelta(minutes=1))
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "FLASK_APP": "wsgi.py", "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+           "SECRET_KEY": "test-secret", "MAIL_URL": mail.url, "BASE_URL": "https://abm.example",
+           "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen([sys.executable, "-m", "flask", "touchpoints", "dispatch"], cwd=root, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        first = process.stdout.readline()
+        assert first.startswith("claimed 1: 1 sent"), first
+        process.send_signal(signal.SIGTERM)
+        out, _err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 0 and "stopped" in out
+    assert len(mail.messages) == 1

@@ -5,6 +5,8 @@ the domain stays free of request locale; this is where they become English or Ko
 """
 from __future__ import annotations
 
+import re
+
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
@@ -53,5 +55,56 @@ def say_all(reasons) -> str:
     return "; ".join(say(r) for r in reasons)
 
 
+# Why a touchpoint was skipped, deferred, missed or failed. The dispatcher and the channels keep
+# their reasons as plain English in the transition log (the record an operator greps); the UI
+# says the known ones in the reader's language and shows anything else (a mail server's own
+# reply) as it is.
+OUTCOMES = [
+    (re.compile(r"frequency cap: (?P<cap>\d+) touches in (?P<days>\d+) days for this account"
+                r"(?P<missed>; the next free slot is past the send window)?$"),
+     lambda m: (_("Held back by the frequency cap: %(cap)s touches in %(days)s days for this account; the "
+                  "next free slot is past the send window.", cap=m["cap"], days=m["days"]) if m["missed"] else
+                _("Held back by the frequency cap: %(cap)s touches in %(days)s days for this account.",
+                  cap=m["cap"], days=m["days"]))),
+    (re.compile(r"the plan stopped for this account: (?P<event>\w[\w ]*)$"),
+     lambda m: _("The plan stopped for this account: %(event)s.",
+                 event=taxonomy.label("event", m["event"].replace(" ", "_")))),
+    (re.compile(r"the stakeholder already engaged with this asset$"),
+     lambda m: _("Skipped: this stakeholder already read the asset.")),
+    (re.compile(r"no stakeholder with an email address$"), lambda m: _("Skipped: no email address.")),
+    (re.compile(r"the stakeholder unsubscribed$"), lambda m: _("Skipped: the stakeholder unsubscribed.")),
+    (re.compile(r"the address is suppressed"),
+     lambda m: _("Skipped: the address bounced, complained or unsubscribed before.")),
+    (re.compile(r"Korean advertising email needs recorded prior consent"),
+     lambda m: _("Skipped: Korean advertising email needs the recipient's recorded prior consent.")),
+    (re.compile(r"send window passed$"), lambda m: _("Missed: its send window passed.")),
+    (re.compile(r"no published asset fits this stakeholder$"),
+     lambda m: _("Skipped: no published asset fits this stakeholder.")),
+    (re.compile(r"send rate to (?P<domain>\S+): (?P<limit>\d+) a minute$"),
+     lambda m: _("Waiting: at most %(limit)s messages a minute to %(domain)s.", limit=m["limit"],
+                 domain=m["domain"])),
+    (re.compile(r"mail server unreachable: (?P<detail>.*)$", re.S),
+     lambda m: _("The mail server could not be reached; it is tried again later (%(detail)s).",
+                 detail=m["detail"])),
+    (re.compile(r"SMTP (?P<code>[45]\d\d) (?P<detail>.*)$", re.S),
+     lambda m: _("The mail server answered %(code)s: %(detail)s", code=m["code"], detail=m["detail"])),
+    (re.compile(r"plan cancelled for the account by (?P<who>.+)$"),
+     lambda m: _("Cancelled with the account's plan by %(who)s.", who=m["who"])),
+    (re.compile(r"step removed from the plan by (?P<who>.+)$"),
+     lambda m: _("Cancelled: its step was removed from the plan by %(who)s.", who=m["who"])),
+]
+
+
+def say_outcome(text: str | None) -> str:
+    """A stored touchpoint reason in the reader's language (unknown reasons as they are)."""
+    text = (text or "").strip()
+    for pattern, say_it in OUTCOMES:
+        found = pattern.match(text)
+        if found:
+            return say_it(found)
+    return text
+
+
 def init_app(app) -> None:
     app.jinja_env.filters["reasons"] = say_all
+    app.jinja_env.filters["outcome"] = say_outcome
