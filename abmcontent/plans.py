@@ -542,6 +542,34 @@ def set_enrollment(enrollment_id: int, action: str, user: User | None, now: date
     return enrollment
 
 
+def set_plan(plan_id: int, action: str, user: User | None, now: datetime) -> int:
+    """Pause, resume or cancel the plan for every account in it; how many accounts changed."""
+    if user is not None and not user.has_role(*EDITORS):
+        raise PermissionDenied(_("Only campaign managers can pause, resume or cancel plans."))
+    if action not in ENROLLMENT_ACTIONS:
+        raise NotFound(_("That account is not in this plan."))
+    needed = ENROLLMENT_ACTIONS[action][0]
+    ids = db.session.scalars(select(Enrollment.id).where(
+        Enrollment.plan_id == get_plan(plan_id).id,
+        Enrollment.status == needed if needed else Enrollment.status.in_(("active", "paused")))).all()
+    for enrollment_id in ids:
+        set_enrollment(enrollment_id, action, user, now)
+    return len(ids)
+
+
+def step_outcomes(plan_id: int) -> dict[int, dict[str, int]]:
+    """Per step, how many of its touchpoints are in each status: what happened so far."""
+    from sqlalchemy import func
+
+    outcomes: dict[int, dict[str, int]] = {}
+    for step_id, status, count in db.session.execute(
+            select(Touchpoint.step_id, Touchpoint.status, func.count()).join(
+                PlanStep, PlanStep.id == Touchpoint.step_id).where(PlanStep.plan_id == plan_id)
+            .group_by(Touchpoint.step_id, Touchpoint.status)):
+        outcomes.setdefault(step_id, {})[status] = count
+    return outcomes
+
+
 def calendar(plan_id: int, now: datetime, days: int = 56) -> list[tuple[date, dict[str, int]]]:
     """What is coming per day (UTC dates) and channel, for the plan's next `days` days."""
     until = now + timedelta(days=days)

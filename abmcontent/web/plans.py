@@ -54,7 +54,7 @@ def _page(plan, status: int = 200, **extra):
         extra["days"] = plans.calendar(plan.id, now)
         extra["peak"] = max((sum(counts.values()) for _day, counts in extra["days"]), default=0)
     enrollments = plans.enrollments(plan.id)
-    return render_template("plans/show.html", plan=plan, enrollments=enrollments,
+    return render_template("plans/show.html", plan=plan, enrollments=enrollments, outcomes=plans.step_outcomes(plan.id),
                            enrollments_count=len(enrollments), can_edit=current_user.has_role(*plans.EDITORS),
                            problems=plans.plan_problems(plan), **_choices(), **extra), status
 
@@ -117,7 +117,7 @@ def _steps(plan, status: int = 200, **extra):
         if extra.get("change") is not None:
             extra["change_message"] = _change_message(extra["change"], extra.get("action", "saved"))
         html = render_template("plans/_steps.html", plan=plan, can_edit=True, problems=plans.plan_problems(plan),
-                               enrollments_count=len(plans.enrollments(plan.id)), **_choices(), **extra)
+                               outcomes=plans.step_outcomes(plan.id), enrollments_count=len(plans.enrollments(plan.id)), **_choices(), **extra)
         # a form inside one step targets that step; the whole list replaces the list
         return htmx_response(html, status, retarget="#steps", reswap="innerHTML")
     if status == 200 and extra.get("change") is not None:
@@ -285,6 +285,18 @@ def enrollment(enrollment_id: int):
         flash(str(error), "error")
         target = url_for("plans.index")
     return redirect(request.form.get("next") if (request.form.get("next") or "").startswith("/") else target, 303)
+
+
+@bp.post("/<int:plan_id>/all")
+@roles_required(*plans.EDITORS)
+def whole_plan(plan_id: int):
+    """Pause, resume or cancel the plan for every account in it."""
+    action = request.form.get("action", "")
+    changed = plans.set_plan(plan_id, action, current_user, _now())
+    messages = {"pause": _("Paused for %(num)s accounts."), "resume": _("Resumed for %(num)s accounts."),
+                "cancel": _("Cancelled for %(num)s accounts: what they still had planned will not be sent.")}
+    flash(messages[action] % {"num": changed}, "success")
+    return redirect(url_for("plans.show", plan_id=plan_id), 303)
 
 
 @bp.post("/touchpoints/<int:touchpoint_id>/reschedule")

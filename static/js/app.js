@@ -41,3 +41,8 @@ document.addEventListener("click", function (event) {
     done();
   }
 });
+// Confirm before a destructive plain form submit: <button data-confirm="Sure?">.
+document.addEventListener("click", function (event) {
+  var button = event.target.closest && event.target.closest("button[data-confirm]");
+  if (button && !window.confirm(button.dataset.confirm)) event.preventDefault();
+});

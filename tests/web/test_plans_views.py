@@ -191,3 +191,21 @@ def test_a_sales_rep_cannot_edit_steps(client):
     assert client.post(f"/plans/{plan.id}/steps", data=_step_form()).status_code == 403
     assert client.post(f"/plans/{plan.id}/steps/{plan.steps[0].id}/delete").status_code == 403
     assert client.get("/plans/new").status_code == 403
+
+
+def test_a_whole_plan_is_paused_resumed_and_cancelled_and_each_step_shows_what_happened(client, campaign):
+    plan = plans.create_plan("Two emails", "", [plans.StepInput("email", 0, subject="One"),
+                                                plans.StepInput("email", 7, subject="Two")], campaign,
+                             plans.datetime.now(plans.timezone.utc))
+    a, b = _account(campaign), _account(campaign, "Hanbit Data", "hanbit.example")
+    plans.apply(plan.id, [a.id, b.id], plans.datetime.now(plans.timezone.utc), campaign,
+                plans.datetime.now(plans.timezone.utc))
+    page = client.post(f"/plans/{plan.id}/all", data={"action": "pause"}, follow_redirects=True)
+    assert "Paused for 2 accounts." in page.get_data(as_text=True)
+    assert set(db.session.scalars(select(Enrollment.status))) == {"paused"}
+    client.post(f"/plans/{plan.id}/all", data={"action": "resume"})
+    assert set(db.session.scalars(select(Enrollment.status))) == {"active"}
+    html = client.post(f"/plans/{plan.id}/all", data={"action": "cancel"}, follow_redirects=True).get_data(as_text=True)
+    assert "Cancelled for 2 accounts" in html
+    assert set(db.session.scalars(select(Touchpoint.status))) == {"cancelled"}
+    assert html.count('status status-cancelled">Cancelled 6') == 2  # 2 accounts × 3 stakeholders per step
