@@ -266,3 +266,6 @@ def init_app(app: Flask) -> None:
                   touchpoints_cli):
         app.cli.add_command(group)
     app.cli.add_command(serve)
+    from abmcontent.direct_mail_cli import directmail_cli
+
+    app.cli.add_command(directmail_cli)

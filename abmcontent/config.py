@@ -41,6 +41,7 @@ def from_environment(instance_path: str) -> dict:
         "PORT": int(os.environ.get("PORT", "5000")),
         "BASE_URL": os.environ.get("BASE_URL", ""),
         "UPLOAD_FOLDER": os.environ.get("UPLOAD_FOLDER", str(instance / "uploads")),
+        "PRINT_FOLDER": os.environ.get("PRINT_FOLDER", str(instance / "print")),  # direct-mail batches
         "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_UPLOAD_MB", "25")) * 1024 * 1024,
         "CONTENT_FOLDER": os.environ.get("CONTENT_FOLDER", str(PROJECT_ROOT / "content")),
         "SCHEDULER_EMBEDDED": _bool(os.environ.get("SCHEDULER_EMBEDDED"), False),

@@ -139,7 +139,8 @@ def dispatch_once(now: datetime, worker: str | None = None, batch: int = 100,
                 touchpoints.defer(touchpoint.id, worker, f"send rate to {domain}: {rates.limit} a minute", wait, now)
                 report.add("deferred")
                 continue
-            if touchpoint.channel == "email" and touchpoint.asset_id is None and touchpoint.step_id is not None:
+            if touchpoint.channel in ("email", "direct_mail") and touchpoint.asset_id is None \
+                    and touchpoint.step_id is not None:
                 picked = conditions.fill_slot(touchpoint, now)
                 if picked is None:
                     touchpoints.mark_skipped(touchpoint.id, worker, "no published asset fits this stakeholder", now)

@@ -31,7 +31,10 @@ class Channel(Protocol):
 def for_app(app) -> dict[str, Channel]:
     """The channels this app can deliver on, by name."""
     from abmcontent.channels.ad_audience import AdAudienceChannel
+    from abmcontent.channels.direct_mail import DirectMailChannel
     from abmcontent.channels.email import EmailChannel
+    from abmcontent.channels.event import EventChannel
     from abmcontent.channels.sales_task import SalesTaskChannel
 
-    return {"email": EmailChannel(app.config), "sales_task": SalesTaskChannel(), "ad_audience": AdAudienceChannel()}
+    return {"email": EmailChannel(app.config), "sales_task": SalesTaskChannel(), "ad_audience": AdAudienceChannel(),
+            "event": EventChannel(app.config), "direct_mail": DirectMailChannel()}

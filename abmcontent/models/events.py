@@ -62,6 +62,8 @@ class EventRegistration(db.Model):
     status: Mapped[str] = mapped_column(String(20), default="invited")
     source: Mapped[str] = mapped_column(String(30), default="invitation")  # invitation, page, import
     sent_sequence: Mapped[int | None] = mapped_column(Integer)  # the event sequence last emailed
+    # set while an update or cancellation is being sent; one that runs out (its sender died) is sent again
+    update_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     invited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

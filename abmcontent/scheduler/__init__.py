@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 RECURRING = {
     "run_imports": ("abmcontent.scheduler.jobs:run_imports", 2),
     "dispatch_touchpoints": ("abmcontent.scheduler.jobs:dispatch_touchpoints", 5),
+    "direct_mail_batches": ("abmcontent.scheduler.jobs:direct_mail_batches", 10),
+    "event_updates": ("abmcontent.scheduler.jobs:send_event_updates", 30),
 }
 
 

@@ -17,3 +17,17 @@ def dispatch_touchpoints() -> int:
     from abmcontent import dispatch
 
     return dispatch.dispatch_once(datetime.now(timezone.utc)).claimed
+
+
+def direct_mail_batches() -> int:
+    """Build the print batches the UI started (status building): one PDF and manifest each."""
+    from abmcontent import direct_mail
+
+    return direct_mail.build_waiting(current_app.config["PRINT_FOLDER"], datetime.now(timezone.utc))
+
+
+def send_event_updates() -> int:
+    """Changed and cancelled events to everyone invited, once per change."""
+    from abmcontent import events
+
+    return events.send_updates(datetime.now(timezone.utc)).claimed

@@ -88,11 +88,33 @@ OUTCOMES = [
                  detail=m["detail"])),
     (re.compile(r"SMTP (?P<code>[45]\d\d) (?P<detail>.*)$", re.S),
      lambda m: _("The mail server answered %(code)s: %(detail)s", code=m["code"], detail=m["detail"])),
+    (re.compile(r"the plan step names no event$"), lambda m: _("Skipped: the plan step names no event.")),
+    (re.compile(r"the event was cancelled$"), lambda m: _("Skipped: the event was cancelled.")),
+    (re.compile(r"the event has already started$"), lambda m: _("Skipped: the event had already started.")),
+    (re.compile(r"already (?P<status>\w+) for this event$"),
+     lambda m: _("Skipped: already %(status)s for this event.", status=_registration_label(m["status"]).lower())),
+    (re.compile(r"already invited to this event by another touchpoint$"),
+     lambda m: _("Skipped: already invited to this event by another step.")),
+    (re.compile(r"no stakeholder to write to$"), lambda m: _("Skipped: no stakeholder to write to.")),
+    (re.compile(r"the stakeholder withdrew consent to direct mail$"),
+     lambda m: _("Skipped: the stakeholder withdrew consent to direct mail.")),
+    (re.compile(r"address: (?P<problems>.+)$", re.S),
+     lambda m: _("Not printed: fix the postal address (%(problems)s).", problems=m["problems"])),
+    (re.compile(r"nothing to print: the step has no asset$"),
+     lambda m: _("Not printed: no asset fits this stakeholder.")),
+    (re.compile(r"released unsent: its dispatcher was stopping$"),
+     lambda m: _("Back in line: its dispatcher was stopping.")),
     (re.compile(r"plan cancelled for the account by (?P<who>.+)$"),
      lambda m: _("Cancelled with the account's plan by %(who)s.", who=m["who"])),
     (re.compile(r"step removed from the plan by (?P<who>.+)$"),
      lambda m: _("Cancelled: its step was removed from the plan by %(who)s.", who=m["who"])),
 ]
+
+
+def _registration_label(status: str) -> str:
+    from abmcontent.events import registration_label
+
+    return registration_label(status)
 
 
 def say_outcome(text: str | None) -> str:

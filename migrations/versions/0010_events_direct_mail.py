@@ -96,6 +96,7 @@ def upgrade():
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('source', sa.String(length=30), nullable=False),
     sa.Column('sent_sequence', sa.Integer(), nullable=True),
+    sa.Column('update_lease_until', sa.DateTime(timezone=True), nullable=True),
     sa.Column('invited_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('responded_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('attended_at', sa.DateTime(timezone=True), nullable=True),

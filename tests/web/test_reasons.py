@@ -33,3 +33,9 @@ def test_an_unknown_reason_is_shown_as_it_is(app):
     with app.test_request_context():
         assert say_outcome("the printer caught fire") == "the printer caught fire"
         assert say_outcome(None) == ""
+
+
+def test_channel_reasons_for_events_and_letters_are_said_in_words(app):
+    with app.test_request_context():
+        assert say_outcome("already registered for this event") == "Skipped: already registered for this event."
+        assert say_outcome("address: no postal code") == "Not printed: fix the postal address (no postal code)."

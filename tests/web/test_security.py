@@ -8,8 +8,9 @@ HX = {"HX-Request": "true"}
 
 # Public endpoints posted to without a session: the gated form (which checks Origin instead),
 # the time-on-page beacon (navigator.sendBeacon cannot add a header) and the RFC 8058 one-click
-# unsubscribe (the mail client posts it; SECURITY.md names it as the exemption).
-CSRF_EXEMPT = {"public.gate", "public.beacon", "public.unsubscribe"}
+# unsubscribe (the mail client posts it; SECURITY.md names it as the exemption). The event
+# registration page's form is the gated form's twin (Origin check, honeypot, signed links).
+CSRF_EXEMPT = {"public.gate", "public.beacon", "public.unsubscribe", "events.answer"}
 
 
 def _post_routes(app):
