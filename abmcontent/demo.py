@@ -133,7 +133,43 @@ def load(content_folder: str, now: datetime, upload_folder: str) -> DemoReport:
     from abmcontent import plans
 
     plans.install_templates(None, now)
+    _event_and_plan(campaign, now)
     return DemoReport(created_users, created_accounts, created_contacts, report)
+
+
+DEMO_EVENT = "Data leaders roundtable: closing the books faster"
+
+
+def _event_and_plan(campaign: User, now: datetime) -> None:
+    """An executive roundtable four weeks out, invited to by the tier-1 template, and that plan
+    started for the agreed target accounts, so the calendar, the outbox and the print queue fill
+    as the embedded scheduler runs."""
+    from datetime import timedelta
+
+    from flask import current_app
+
+    from abmcontent import events, plans
+    from abmcontent.models import Event, Plan
+
+    event = db.session.scalar(select(Event).where(Event.title == DEMO_EVENT))
+    if event is None:
+        day = (now + timedelta(days=28)).date()
+        event = events.create_event(events.EventInput(
+            title=DEMO_EVENT, timezone="America/New_York", capacity="40",
+            description="Finance and data leaders from regional banks and insurers compare how they moved "
+                        "month-end reporting off legacy warehouses. Breakfast from 8:30.",
+            starts_at=f"{day}T09:00", ends_at=f"{day}T11:30",
+            location="The Langham, 250 Franklin Street, Boston, MA"), campaign, now, current_app.config["MAIL_FROM"])
+    tier1 = db.session.scalar(select(Plan).where(Plan.name.like("Tier 1 executive%")))
+    if tier1 is None:
+        return
+    for step in tier1.steps:
+        if step.channel == "event" and step.event_id is None:
+            step.event_id = event.id
+    db.session.commit()
+    agreed = list(db.session.scalars(select(Account.id).where(Account.target_status == "agreed", Account.tier == 1)))
+    if agreed:
+        plans.apply(tier1.id, agreed, now, campaign, now)
 
 
 DEMO_PAGES = (
