@@ -1,7 +1,7 @@
 """Events: the staff pages under /events (list, create, edit, cancel, registrations and check-in),
 and the public registration page /e/<slug> that invitations link to.
 
-The public routes follow abmcontent.web.public: no session, Referrer-Policy: no-referrer, an
+The public routes follow abmcontent.web.public: no session, Referrer-Policy: same-origin, an
 Origin check instead of a CSRF token on the form, a honeypot, and a personal link (a signed
 registration id) that, when changed or unknown, gets exactly the page no link gets.
 """

@@ -2,7 +2,9 @@
 
 No login, no session: these views never touch the session cookie, so a visitor carries no cookie
 of ours but the signed visitor cookie — and not even that under DNT: 1 / Sec-GPC: 1. Every
-response says Referrer-Policy: no-referrer (a token in the address must not leak onward), and
+response says Referrer-Policy: same-origin (a token in the address never leaks to another site;
+"no-referrer" would also make browsers send "Origin: null" with our own forms, which the
+cross-site check must refuse), and
 an unknown token gets byte-for-byte the page no token gets, apart from the random visit id.
 
 Events are handed to abmcontent.tracking, which writes them in the background: a page never
@@ -150,7 +152,7 @@ def _record(kind: str, visit: dict | None, **fields) -> None:
 
 
 def _finish(response: Response, *, cookie: tuple[int, int | None] | None = None) -> Response:
-    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Referrer-Policy"] = "same-origin"
     response.headers["Cache-Control"] = "private, no-store"
     if cookie is not None and not do_not_track():
         response.set_cookie(COOKIE, identification.cookie_value(current_app.config["SECRET_KEY"], *cookie),

@@ -86,3 +86,20 @@ def test_a_marketer_previews_the_page_as_an_account_with_the_trace(page, live_se
     expect(page.locator(".landing-frame")).to_contain_text("Hi Priya")
     expect(page.locator(".why-list")).to_contain_text("stage: Consideration")
     assert _serious_violations(page) == []
+
+
+def test_a_visitor_fills_the_gated_form_in_a_real_browser_and_gets_the_asset(page, live_server):
+    """Browsers send "Origin: null" with a form posted from a page whose Referrer-Policy is
+    no-referrer; the cross-site check refused every real visitor until the policy became
+    same-origin. Only a real browser shows that."""
+    page.goto(f"{live_server}/p/data-platform")
+    form = page.locator("form.gate-form").first
+    expect(form).to_be_visible()
+    form.locator("#gate-email").fill("nia.okafor@harborviewbank.example")
+    form.locator("#gate-first_name").fill("Nia")
+    form.locator("#gate-consent").check()
+    form.locator("button[type=submit]").click()
+    expect(page.locator(".asset .body")).not_to_be_empty()
+    with live_server.app.app_context():
+        nia = db.session.scalar(select(Contact).where(Contact.email == "nia.okafor@harborviewbank.example"))
+        assert nia is not None and nia.account.name == "Harborview Bank" and len(nia.consents) == 1

@@ -56,7 +56,7 @@ def test_the_page_shows_the_event_in_its_zone_with_seats_left_and_hides_the_onli
     assert "CFO roundtable" in html and "Asia/Seoul" in html and "Four Seasons, Seoul" in html
     assert "25 seats left" in html
     assert "meet.example/secret-room" not in html
-    assert response.headers["Referrer-Policy"] == "no-referrer" and "Set-Cookie" not in response.headers
+    assert response.headers["Referrer-Policy"] == "same-origin" and "Set-Cookie" not in response.headers
     assert 'name="email"' in html  # no personal link: the form
 
 

@@ -49,7 +49,7 @@ def test_a_personalized_link_greets_the_company_and_the_person_and_shows_the_own
     assert response.status_code == 200
     assert "Data infrastructure for Harborview Bank" in html and "Hi Priya" in html
     assert "Sam Seller" in html and "mailto:sam@abmcontent.test" in html
-    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["Referrer-Policy"] == "same-origin"
     assert "private" in response.headers["Cache-Control"]
     cookie = response.headers["Set-Cookie"]
     assert cookie.startswith("abm_visitor=") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
