@@ -7,6 +7,7 @@ Noto Sans CJK KR into the PDF), a body of a few paragraphs each.
 """
 from __future__ import annotations
 
+import json
 import sys
 import time
 from datetime import datetime, timedelta, timezone
@@ -59,6 +60,9 @@ def main(count: int = 100) -> None:
         print(f"{batch.status}: {batch.pieces_count} pieces, {batch.pages} pages, {size / 1e6:.1f} MB "
               f"in {seconds:.1f}s = {batch.pieces_count / seconds:.1f} pieces/s "
               f"(CPU {cpu:.1f}s = {batch.pieces_count / cpu:.1f} pieces per CPU-second)")
+        print(json.dumps({"pieces": batch.pieces_count, "pages": batch.pages, "seconds": round(seconds, 2),
+                          "pieces_per_second": round(batch.pieces_count / seconds, 1),
+                          "pdf_mb": round(size / 1e6, 2), "status": batch.status}))
 
 
 if __name__ == "__main__":
