@@ -27,7 +27,7 @@ from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
 from flask import current_app, render_template
 from flask_babel import gettext as _
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from abmcontent import crm_csv, geo, markup, merge_fields
@@ -414,17 +414,16 @@ def building_batch_ids() -> list[int]:
 
 
 def _claim(batch_id: int, now: datetime) -> str | None:
-    """Take the build of a batch (its file name is the claim); None if another run has it."""
+    """Take the build of a batch with a lease; None if another run holds it. The random file name
+    written with the claim fences the finish: a builder whose lease was taken over cannot mark
+    the batch ready with its own files."""
     t = DirectMailBatch.__table__
     name = f"batch-{batch_id}-{secrets.token_hex(8)}"
     with db.engine.begin() as conn:
-        row = conn.execute(select(t.c.status, t.c.pdf_path, t.c.created_at).where(t.c.id == batch_id)).first()
-        if row is None or row.status != "building":
-            return None
-        if row.pdf_path and row.created_at > now - STALE_BUILD:
-            return None
-        done = conn.execute(update(t).where(t.c.id == batch_id, t.c.status == "building",
-                                            t.c.pdf_path == row.pdf_path).values(pdf_path=f"{name}.pdf")).rowcount
+        done = conn.execute(update(t).where(
+            t.c.id == batch_id, t.c.status == "building",
+            or_(t.c.lease_until.is_(None), t.c.lease_until < now))
+            .values(pdf_path=f"{name}.pdf", lease_until=now + STALE_BUILD)).rowcount
     return name if done else None
 
 
@@ -454,7 +453,7 @@ def build_batch(batch_id: int, folder: str, now: datetime) -> DirectMailBatch:
         done = db.session.execute(update(DirectMailBatch).where(
             DirectMailBatch.id == batch_id, DirectMailBatch.pdf_path == f"{name}.pdf").values(
             status="ready", pages=pages, pieces_count=len(pieces), manifest_path=f"{name}.csv", error="",
-            finished_at=now).execution_options(synchronize_session=False)).rowcount
+            finished_at=now, lease_until=None).execution_options(synchronize_session=False)).rowcount
         db.session.commit()
         if not done:  # our claim was taken over (we were too slow): theirs counts
             _remove(pdf_file, csv_file)
@@ -467,7 +466,7 @@ def build_batch(batch_id: int, folder: str, now: datetime) -> DirectMailBatch:
         db.session.execute(update(DirectMailPiece).where(DirectMailPiece.batch_id == batch_id)
                            .values(status="queued", batch_id=None).execution_options(synchronize_session=False))
         db.session.execute(update(DirectMailBatch).where(DirectMailBatch.id == batch_id).values(
-            status="failed", error=reason[:1000], pdf_path="", manifest_path="", finished_at=now)
+            status="failed", error=reason[:1000], pdf_path="", manifest_path="", finished_at=now, lease_until=None)
             .execution_options(synchronize_session=False))
         db.session.commit()
     db.session.expire_all()

@@ -416,3 +416,14 @@ def test_the_cli_builds_a_batch_in_the_foreground_and_prints_where_the_files_are
     assert f"Batch {batch.id} ready: 1 pieces, 1 pages in " in result.output and "pieces/s" in result.output
     assert str(tmp_path / "print" / batch.pdf_path) in result.output
     assert str(tmp_path / "print" / batch.manifest_path) in result.output
+
+
+def test_an_old_batch_claimed_a_moment_ago_is_not_taken_over(app, tmp_path, monkeypatch):
+    """The lease runs from the claim, not from when the batch was started (the scheduler may
+    have been down for an hour before it picked the batch up)."""
+    queue(make_recipient())
+    batch = direct_mail.start_batch(None, NOW)
+    an_hour_later = NOW + timedelta(hours=1)
+    assert direct_mail._claim(batch.id, an_hour_later) is not None
+    monkeypatch.setattr(direct_mail, "render_pdf", lambda *a, **k: pytest.fail("rendered twice"))
+    assert direct_mail.build_batch(batch.id, str(tmp_path), an_hour_later + timedelta(minutes=1)).status == "building"

@@ -30,6 +30,7 @@ class DirectMailBatch(db.Model):
     status: Mapped[str] = mapped_column(String(20), default="building")  # building, ready, failed
     error: Mapped[str] = mapped_column(String(1000), default="")
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a builder holds it until then
     pieces_count: Mapped[int] = mapped_column(Integer, default=0)
     pages: Mapped[int] = mapped_column(Integer, default=0)
     pdf_path: Mapped[str] = mapped_column(String(500), default="")       # relative to the print folder

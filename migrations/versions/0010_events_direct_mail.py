@@ -25,6 +25,7 @@ def upgrade():
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('error', sa.String(length=1000), nullable=False),
     sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('lease_until', sa.DateTime(timezone=True), nullable=True),
     sa.Column('pieces_count', sa.Integer(), nullable=False),
     sa.Column('pages', sa.Integer(), nullable=False),
     sa.Column('pdf_path', sa.String(length=500), nullable=False),
