@@ -395,16 +395,21 @@ def _register(registration: EventRegistration, now: datetime, source: str) -> Ev
 def _decline(registration: EventRegistration, now: datetime, source: str) -> EventRegistration:
     if registration.status == "declined":
         return registration
+    registration.responded_at = now
+    _leave(registration, "declined", now)
+    _record("event_declined", registration, now, source=source)
+    return registration
+
+
+def _leave(registration: EventRegistration, status: str, now: datetime) -> None:
+    """Off the list (declined or cancelled): a seat they held goes to the first waitlisted."""
     event = registration.event
     _lock(event.id)
     freed = registration.status == "registered"
-    registration.status = "declined"
-    registration.responded_at = now
-    promoted = _promote(event, now) if freed else []
+    registration.status = status
+    promoted = _promote(event, now) if freed and event.status != "cancelled" else []
     db.session.commit()
-    _record("event_declined", registration, now, source=source)
     _record_promoted(event, promoted, now)
-    return registration
 
 
 def respond(registration_id: int, answer: str, now: datetime, source: str = "invitation") -> EventRegistration:
@@ -476,13 +481,7 @@ def cancel_registration(registration_id: int, user: User | None, now: datetime) 
     registration = _registration(registration_id)
     if registration.status == "cancelled":
         return registration
-    event = registration.event
-    _lock(event.id)
-    freed = registration.status == "registered"
-    registration.status = "cancelled"
-    promoted = _promote(event, now) if freed and event.status != "cancelled" else []
-    db.session.commit()
-    _record_promoted(event, promoted, now)
+    _leave(registration, "cancelled", now)
     return registration
 
 
