@@ -18,7 +18,13 @@ def test_a_campaign_manager_builds_a_plan_with_the_step_editor(page, live_server
     expect(page.get_by_role("heading", level=1)).to_have_text("Tier 2 banks")
     expect(page.locator("#steps")).to_contain_text("No steps yet")
 
+    page.select_option("#new-channel", "event")  # only the fields the channel uses are shown
+    expect(page.locator("#new-event_id")).to_be_visible()
+    expect(page.locator("#new-mail_format")).to_be_hidden()
+    expect(page.locator("#new-asset_id")).to_be_hidden()
     page.select_option("#new-channel", "email")
+    expect(page.locator("#new-event_id")).to_be_hidden()
+    expect(page.locator("#new-asset_id")).to_be_visible()
     page.fill("#new-subject", "An idea for {{ account.name }}")
     page.check("input[name=personas][value=champion]")
     page.click("#steps button:has-text('Add step')")
