@@ -47,7 +47,14 @@ def _public_base() -> str:
 def index():
     upcoming, past = events.list_events(_now())
     return render_template("events/index.html", upcoming=upcoming, past=past,
-                           can_edit=events.can_edit(current_user))
+                           can_edit=events.can_edit(current_user), when=_staff_when)
+
+
+def _staff_when(event) -> str:
+    """The event's own local time, in the staff member's language."""
+    from flask_babel import get_locale
+
+    return events.when(event, language=str(get_locale() or "en"))
 
 
 def _form(event=None, data=None, errors=None, status: int = 200):
@@ -77,7 +84,7 @@ def show(event_id: int):
     return render_template("events/show.html", event=event, row=events.summary(event),
                            registrations=events.registrations(event.id), can_edit=events.can_edit(current_user),
                            public_url=events.page_url(_public_base(), event), now=_now(),
-                           reg_label=events.registration_label, when=events.when(event), report=None)
+                           reg_label=events.registration_label, when=_staff_when(event), report=None)
 
 
 @bp.route("/events/<int:event_id>/edit", methods=["GET", "POST"])
@@ -106,7 +113,7 @@ def cancel(event_id: int):
     event = events.get_event(event_id)
     if request.method == "GET":
         return render_template("events/cancel.html", event=event, row=events.summary(event),
-                               when=events.when(event))
+                               when=_staff_when(event))
     try:
         events.cancel_event(event.id, current_user, _now())
         flash(_("Event cancelled. Everyone invited will get a cancellation."), "success")
@@ -175,7 +182,7 @@ def import_attendance(event_id: int):
     return render_template("events/show.html", event=event, row=events.summary(event),
                            registrations=events.registrations(event.id), can_edit=True,
                            public_url=events.page_url(_public_base(), event), now=_now(),
-                           reg_label=events.registration_label, when=events.when(event), report=report,
+                           reg_label=events.registration_label, when=_staff_when(event), report=report,
                            import_errors=errors), 422 if errors else 200
 
 

@@ -228,6 +228,9 @@ def test_the_list_is_empty_with_a_next_step_then_shows_counts(app, client):
     events.register_contact(event.id, make_contact(), NOW)
     html = client.get("/events").text
     assert "CFO roundtable" in html and "1 / 10" in html
+    assert "(KST, Asia/Seoul)" in html  # the event's own local time, named
+    client.post("/language", data={"locale": "ko"})
+    assert "(KST, Asia/Seoul)" in client.get("/events").text and "요일" in client.get("/events").text
 
 
 def test_a_marketer_creates_an_event_from_the_form(app, client):
