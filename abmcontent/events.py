@@ -438,10 +438,12 @@ def register_contact(event_id: int, contact: Contact, now: datetime, source: str
     return _register(registration, now, source)
 
 
-def register_visitor(event_id: int, data, consent_wording: str, now: datetime) -> EventRegistration:
+def register_visitor(event_id: int, data, consent_wording: str, now: datetime) -> tuple[EventRegistration, bool]:
     """The public form: find the contact by email, else create them at their company's account
     (abmcontent.gating's rules), record consent as worded when ticked, and register them.
-    Free-mail addresses are refused: an event seat is for someone at a company."""
+    Free-mail addresses are refused: an event seat is for someone at a company. Returns the
+    registration and whether the form created the contact (only then may the visitor be handed
+    the personal link: anyone can type a known stakeholder's address)."""
     from abmcontent import gating
 
     event = get_event(event_id)
@@ -454,6 +456,7 @@ def register_visitor(event_id: int, data, consent_wording: str, now: datetime) -
     if errors:
         raise ValidationError(errors)
     contact = db.session.scalar(select(Contact).where(func.lower(Contact.email) == email).limit(1))
+    created = contact is None
     if contact is None:
         account, _created = gating._account_for(email.rsplit("@", 1)[1], None, data.company, now)
         if account is None:
@@ -472,7 +475,7 @@ def register_visitor(event_id: int, data, consent_wording: str, now: datetime) -
         contact.consents.append(Consent(channel="email", source=f"event page /e/{event.slug}"[:200],
                                         wording=consent_wording, given_at=now))
     db.session.flush()
-    return register_contact(event.id, contact, now, source="page")
+    return register_contact(event.id, contact, now, source="page"), created
 
 
 def cancel_registration(registration_id: int, user: User | None, now: datetime) -> EventRegistration:

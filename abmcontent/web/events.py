@@ -288,12 +288,14 @@ def answer(slug: str):
     language = _language(event)
     try:
         with force_locale(language):
-            registration = events.register_visitor(
+            registration, new_contact = events.register_visitor(
                 event.id, data, landing.default_settings("gated_form", language)["consent_text"], _now())
     except (ValidationError, InvalidTransition) as error:
         db.session.rollback()
         errors = error.errors if isinstance(error, ValidationError) else {"__all__": [str(error)]}
         return _event_page(event, None, 422, errors=errors, form=form)
+    if not new_contact:  # someone we knew: their personal link goes only to them, by email
+        return public._finish(redirect(url_for("events.page", slug=event.slug, done=1), 303))
     token = events.registration_token(secret, registration.id)
     return public._finish(redirect(url_for("events.page", slug=event.slug, r=token, done=1), 303))
 

@@ -131,8 +131,11 @@ def test_the_anonymous_form_creates_the_contact_at_their_company_and_registers_t
 def test_the_anonymous_form_finds_an_existing_contact_by_email(app, client):
     event = _event()
     priya = make_contact()
-    client.post(f"/e/{event.slug}", data={"email": "PRIYA@harborview.example"})
+    response = client.post(f"/e/{event.slug}", data={"email": "PRIYA@harborview.example"})
     assert db.session.scalar(select(EventRegistration)).contact_id == priya.id
+    # anyone can type a known stakeholder's address: no personal link (to decline for her) in return
+    assert response.status_code == 303 and "r=" not in response.headers["Location"]
+    assert "Thank you" in client.get(response.headers["Location"]).text
     assert db.session.scalar(select(Account.id).where(Account.id != priya.account_id)) is None
 
 
