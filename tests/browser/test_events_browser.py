@@ -49,3 +49,11 @@ def test_a_prospect_registers_on_the_event_page_and_changes_their_mind(page, liv
     expect(page.locator(f"#registration-{registration.id}")).to_contain_text("Ana Silva")
     expect(page.locator(f"#registration-{registration.id}")).to_contain_text("Declined")
     assert _serious_violations(page) == []
+
+
+def test_the_event_form_and_the_print_queue_pass_an_accessibility_scan(page, live_server):
+    _sign_in(page, live_server, email="campaign@abmcontent.demo")
+    for path in ("/events/new", "/direct-mail", "/plans/new"):
+        page.goto(f"{live_server}{path}")
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
+        assert _serious_violations(page) == [], path
