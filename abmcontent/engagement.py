@@ -32,17 +32,19 @@ class TimelineItem:
     page: str           # the landing page's title, if it happened on one
     seconds: float | None
     variant: str
+    machine: str = ""   # why a proxy or a link scanner made it, not a person (abmcontent.machines)
 
 
 def timeline(account_id: int, limit: int = 25) -> list[TimelineItem]:
     """The newest events of an account, newest first, with names instead of ids."""
     rows = db.session.execute(
         select(EngagementEvent.occurred_at, EngagementEvent.type, Contact.first_name, Contact.last_name,
-               Asset.title, LandingPage.title, EngagementEvent.value, EngagementEvent.variant)
+               Asset.title, LandingPage.title, EngagementEvent.value, EngagementEvent.variant, EngagementEvent.detail)
         .outerjoin(Contact, Contact.id == EngagementEvent.contact_id)
         .outerjoin(Asset, Asset.id == EngagementEvent.asset_id)
         .outerjoin(LandingPage, LandingPage.id == EngagementEvent.landing_page_id)
         .where(EngagementEvent.account_id == account_id)
         .order_by(EngagementEvent.occurred_at.desc(), EngagementEvent.id.desc()).limit(limit))
     return [TimelineItem(at, type_, f"{first or ''} {last or ''}".strip(), asset or "", page or "", value,
-                         variant) for at, type_, first, last, asset, page, value, variant in rows]
+                         variant, (detail or {}).get("machine", "") if isinstance(detail, dict) else "")
+            for at, type_, first, last, asset, page, value, variant, detail in rows]

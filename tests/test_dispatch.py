@@ -496,3 +496,26 @@ def test_the_dispatcher_command_stops_cleanly_on_sigterm(app, mail, tmp_path):
         process.kill()
     assert process.returncode == 0 and "stopped" in out
     assert len(mail.messages) == 1
+
+
+def test_proxy_opens_and_scanner_clicks_are_recorded_but_flagged(app, mail, client):
+    import re as re_
+    from datetime import datetime, timezone
+
+    from abmcontent import tracking
+    from abmcontent.models import EngagementEvent
+
+    asset = make_asset(make_user(), status="published", body="Read [the guide](https://cobaltdata.example/guide).")
+    _email_touchpoint(_priya(), asset, due=datetime.now(timezone.utc) - timedelta(minutes=1))
+    assert dispatch.dispatch_once(datetime.now(timezone.utc), "w1").counts == {"sent": 1}  # delivered just now
+    html = mail.messages[0].get_body(("html",)).get_content()
+    click = re_.search(r'href="https://abm.example(/r/[^"]+)"', html).group(1)
+    pixel = re_.search(r'src="https://abm.example(/o/[^"]+\.gif)"', html).group(1)
+    client.get(pixel, headers={"User-Agent": "Mozilla/5.0"})                      # Apple's privacy proxy
+    client.head(click, headers={"User-Agent": "Mozilla/5.0 Chrome/131.0"})        # a gateway checking the link
+    client.get(click, headers={"User-Agent": "Mozilla/5.0 (Macintosh) Safari/605"})  # seconds after delivery
+    tracking.flush(app)
+    flagged = [(e.type, (e.detail or {}).get("machine")) for e in db.session.scalars(
+        select(EngagementEvent).order_by(EngagementEvent.id))]
+    assert flagged == [("email_open", "apple_privacy_proxy"), ("email_click", "head_request"),
+                       ("email_click", "clicked_at_delivery")]

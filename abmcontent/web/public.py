@@ -476,21 +476,30 @@ PIXEL = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x
 
 
 def _email_event(kind: str, touchpoint_id: int, **detail) -> None:
+    """An open or a click, flagged in detail["machine"] when a proxy or a link scanner made it."""
+    from datetime import datetime, timezone
+
+    from abmcontent import machines
     from abmcontent.models import Touchpoint
 
-    row = db.session.execute(db.select(Touchpoint.account_id, Touchpoint.contact_id, Touchpoint.asset_id)
-                             .where(Touchpoint.id == touchpoint_id)).first()
+    row = db.session.execute(db.select(Touchpoint.account_id, Touchpoint.contact_id, Touchpoint.asset_id,
+                                       Touchpoint.sent_at).where(Touchpoint.id == touchpoint_id)).first()
     if row is None:
         return
+    agent, now = request.headers.get("User-Agent", ""), datetime.now(timezone.utc)
+    machine = machines.open_reason(agent, row.sent_at, now) if kind == "email_open" else \
+        machines.click_reason(agent, request.method, row.sent_at, now)
+    if machine:
+        detail["machine"] = machine
     tracking.record(type=kind, account_id=row.account_id, contact_id=None if do_not_track() else row.contact_id,
-                    asset_id=row.asset_id, channel="email", user_agent=request.headers.get("User-Agent", ""),
+                    asset_id=row.asset_id, channel="email", user_agent=agent,
                     detail={"touchpoint": touchpoint_id, **detail})
 
 
 @bp.get("/o/<token>.gif")
 def open_pixel(token: str):
-    """An email was opened (or an image proxy fetched it: issue 6 tells those apart by agent and
-    timing). Always the same transparent GIF, whatever the token."""
+    """An email was opened (or an image proxy fetched it: flagged by agent and timing, see
+    abmcontent.machines). Always the same transparent GIF, whatever the token."""
     from abmcontent.channels.email import tracked_id
 
     touchpoint_id = tracked_id(current_app.config["SECRET_KEY"], token)
