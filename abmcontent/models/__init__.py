@@ -5,7 +5,7 @@ from abmcontent.models.icp import IcpCriterion, IcpSettings
 from abmcontent.models.imports import ImportJob, ImportMapping
 from abmcontent.models.direct_mail import MAIL_FORMATS, DirectMailBatch, DirectMailPiece
 from abmcontent.models.events import EVENT_STATUSES, REGISTRATION_STATUSES, Event, EventRegistration
-from abmcontent.models.engagement import EVENT_TYPES, EngagementEvent
+from abmcontent.models.engagement import EVENT_TYPES, EngagementEvent, ScoringSettings
 from abmcontent.models.landing import LandingPage, LandingSection
 from abmcontent.models.plans import (CHANNELS, TOUCHPOINT_STATUSES, Enrollment, Plan, PlanStep, SalesTask,
                                      Suppression, Touchpoint, TouchpointTransition, TrackedLink)
@@ -17,7 +17,7 @@ __all__ = [
     "TARGET_STATUSES", "Account", "AccountDomain", "Consent", "Contact", "TargetDecision",
     "IcpCriterion", "IcpSettings", "ImportJob", "ImportMapping",
     "Asset", "AssetFile", "AssetRevision", "AssetTag", "AssetTransition", "ROLES", "User", "PersonalUrl",
-    "EVENT_TYPES", "EngagementEvent", "LandingPage", "LandingSection",
+    "EVENT_TYPES", "EngagementEvent", "ScoringSettings", "LandingPage", "LandingSection",
     "CHANNELS", "TOUCHPOINT_STATUSES", "Enrollment", "Plan", "PlanStep", "Suppression", "Touchpoint",
     "TouchpointTransition", "SalesTask", "TrackedLink",
     "MAIL_FORMATS", "DirectMailBatch", "DirectMailPiece",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Float, Index, Integer, String
+from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from abmcontent.extensions import db
@@ -47,3 +47,16 @@ class EngagementEvent(db.Model):
     channel: Mapped[str] = mapped_column(String(20), default="web", server_default="web")
     user_agent: Mapped[str] = mapped_column(String(300), default="", server_default="")
     detail: Mapped[dict | None] = mapped_column(JSON)
+
+
+class ScoringSettings(db.Model):
+    """How engagement becomes a score (one row, edited by marketers): points per event type and
+    the half-life in days after which an event counts half."""
+
+    __tablename__ = "scoring_settings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    weights: Mapped[dict] = mapped_column(JSON, default=dict)  # event type → points; missing: the default
+    half_life_days: Mapped[int] = mapped_column(Integer, default=30)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -8,7 +8,8 @@ from flask import (Blueprint, Response, flash, redirect, render_template, reques
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from abmcontent import accounts, contacts, crm_csv, engagement, identification, landing, plans, scoring
+from abmcontent import (accounts, contacts, crm_csv, engagement, engagement_scoring, identification, landing, plans,
+                        scoring)
 from abmcontent.errors import ValidationError
 from abmcontent.extensions import htmx
 from abmcontent.web.rendering import page_or_fragment, roles_required
@@ -91,6 +92,7 @@ def _page_context(account):
     return dict(account=account, stakeholders=accounts.stakeholder_map(account),
                 links=identification.links_for(account.id), published_pages=landing.published_pages(),
                 activity=engagement.timeline(account.id), touchpoints=plans.account_touchpoints(account.id),
+                engagement_score=engagement_scoring.account_scores([account.id], _now())[account.id],
                 can_plan=current_user.has_role(*plans.EDITORS),
                 can_link=identification.can_link(current_user),
                 explanation=scoring.explain(account),

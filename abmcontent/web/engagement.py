@@ -1,0 +1,47 @@
+"""How engagement is scored: points per event type and the half-life, edited by marketers."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from abmcontent import engagement_scoring
+from abmcontent.errors import ValidationError
+from abmcontent.models import EVENT_TYPES
+from abmcontent.web.rendering import roles_required
+
+bp = Blueprint("engagement", __name__, url_prefix="/engagement")
+
+
+def _form(values=None, errors=None, status: int = 200):
+    config = engagement_scoring.settings()
+    values = values or {**{f"weight_{k}": _number(v) for k, v in config.weights.items()},
+                        "half_life_days": str(config.half_life_days)}
+    return render_template("engagement/scoring.html", types=EVENT_TYPES, values=values, errors=errors or {},
+                           defaults=engagement_scoring.DEFAULT_WEIGHTS, half_life=config.half_life_days,
+                           can_edit=current_user.has_role(*engagement_scoring.EDITORS)), status
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+@bp.get("/scoring")
+@login_required
+def scoring():
+    return _form()
+
+
+@bp.post("/scoring")
+@roles_required(*engagement_scoring.EDITORS)
+def save_scoring():
+    form = request.form
+    try:
+        engagement_scoring.save_settings({k: form.get(f"weight_{k}", "") for k in EVENT_TYPES},
+                                         form.get("half_life_days", ""), current_user, datetime.now(timezone.utc))
+    except ValidationError as error:
+        return _form(form, error.errors, 422)
+    flash(_("Scoring saved: every score now uses these points."), "success")
+    return redirect(url_for("engagement.scoring"), 303)

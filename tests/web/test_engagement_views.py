@@ -1,0 +1,54 @@
+"""The scoring settings page and the engagement score on the account page."""
+from __future__ import annotations
+
+from abmcontent import engagement_scoring, tracking
+from abmcontent.models import EVENT_TYPES
+from tests.conftest import login, make_user
+from tests.test_accounts import make_account
+
+
+def _form(**changes):
+    form = {f"weight_{k}": str(v) for k, v in engagement_scoring.DEFAULT_WEIGHTS.items()}
+    form["half_life_days"] = "30"
+    form.update(changes)
+    return form
+
+
+def test_a_marketer_changes_the_points_and_the_half_life(client):
+    login(client, make_user("marketer"))
+    page = client.get("/engagement/scoring").text
+    assert "Engagement scoring" in page and all(f'name="weight_{k}"' in page for k in EVENT_TYPES)
+    response = client.post("/engagement/scoring", data=_form(weight_reply="25", half_life_days="14"))
+    assert response.status_code == 303
+    saved = engagement_scoring.settings()
+    assert saved.weights["reply"] == 25.0 and saved.half_life_days == 14
+    assert 'value="25"' in client.get("/engagement/scoring").text
+
+
+def test_bad_points_come_back_explained_with_what_was_typed(client):
+    login(client, make_user("marketer"))
+    response = client.post("/engagement/scoring", data=_form(weight_reply="lots", half_life_days="0"))
+    assert response.status_code == 422
+    assert 'value="lots"' in response.text and "Use a half-life of 1 to 365 days." in response.text
+    assert engagement_scoring.settings().weights["reply"] == engagement_scoring.DEFAULT_WEIGHTS["reply"]
+
+
+def test_a_sales_rep_reads_the_scoring_but_cannot_change_it(client):
+    login(client, make_user("sales"))
+    assert "readonly" in client.get("/engagement/scoring").text
+    assert client.post("/engagement/scoring", data=_form()).status_code == 403
+
+
+def test_the_account_page_shows_its_engagement_score(app, client):
+    user = make_user("campaign")
+    login(client, user)
+    account = make_account(user, name="Harborview Bank", domains=["harborview.example"])
+    from datetime import datetime, timezone
+
+    tracking.record("form_fill", app=app, account_id=account.id, occurred_at=datetime.now(timezone.utc),
+                    channel="web")
+    tracking.record("form_fill", app=app, account_id=account.id, occurred_at=datetime.now(timezone.utc),
+                    channel="web", detail={"machine": "scanner_agent"})
+    tracking.flush(app)
+    html = client.get(f"/accounts/{account.id}").text
+    assert "Engagement score: 15.0" in html and "How it is scored" in html
