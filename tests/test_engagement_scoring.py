@@ -78,3 +78,43 @@ def test_bad_settings_are_refused_with_the_field_named(app, kind, value, half_li
 def test_a_sales_rep_cannot_change_the_scoring(app):
     with pytest.raises(PermissionDenied):
         scoring.save_settings({}, "30", make_user("sales"), NOW)
+
+
+# --- MQA and intent surge --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("tier,score,mqa", [(1, 40.0, True), (2, 55.0, True), (3, 90.0, False),
+                                            (1, 39.9, False), (None, 500.0, False)])
+def test_an_mqa_is_a_good_enough_tier_with_enough_engagement(tier, score, mqa):
+    assert scoring.is_mqa(tier, score, SETTINGS) is mqa
+
+
+def test_a_surge_is_this_week_well_above_the_accounts_own_usual_week():
+    usual_weeks = {n: 4.0 for n in range(1, 9)}                    # 4 points a week, as a rule
+    assert scoring.surge({0: 8.0, **usual_weeks}, SETTINGS) == scoring.Surge(8.0, 4.0, False)  # < 10 points
+    assert scoring.surge({0: 12.0, **usual_weeks}, SETTINGS).surging                            # 3× and ≥ 10
+    busy = {n: 20.0 for n in range(1, 9)}
+    assert not scoring.surge({0: 30.0, **busy}, SETTINGS).surging   # a busy account's normal week
+    assert scoring.surge({0: 10.0}, SETTINGS).surging               # new interest from nothing
+
+
+def test_weekly_points_put_each_event_in_its_week_and_leave_machines_out(any_db_app):
+    app = any_db_app
+    _event(app, "form_fill", days_ago=1, account_id=10)                      # this week: 15
+    _event(app, "email_click", days_ago=8, account_id=10)                    # last week: 4
+    _event(app, "email_click", days_ago=8, account_id=10, detail={"machine": "scanner_agent"})
+    _event(app, "reply", days_ago=100, account_id=10)                        # too old to matter
+    tracking.flush(app)
+    assert scoring.weekly_points([10, 11], NOW) == {10: {0: 15.0, 1: 4.0}, 11: {}}
+    found = scoring.surges([10], NOW)[10]
+    assert (found.this_week, found.usual, found.surging) == (15.0, 0.5, True)
+
+
+def test_the_mqa_and_surge_rules_are_saved_and_checked(app):
+    marketer = make_user("marketer")
+    rules = {"mqa_max_tier": "1", "mqa_min_score": "60", "surge_factor": "3", "surge_min_points": "20"}
+    saved = scoring.save_settings({}, "30", marketer, NOW, rules)
+    assert (saved.mqa_max_tier, saved.mqa_min_score, saved.surge_factor, saved.surge_min_points) == (1, 60, 3, 20)
+    with pytest.raises(ValidationError) as error:
+        scoring.save_settings({}, "30", marketer, NOW, {"mqa_max_tier": "1.5", "surge_factor": "0.5"})
+    assert set(error.value.errors) == {"mqa_max_tier", "surge_factor"}
+    assert scoring.settings().mqa_max_tier == 1

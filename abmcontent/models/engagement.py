@@ -58,5 +58,12 @@ class ScoringSettings(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     weights: Mapped[dict] = mapped_column(JSON, default=dict)  # event type → points; missing: the default
     half_life_days: Mapped[int] = mapped_column(Integer, default=30)
+    # MQA (marketing-qualified account): an ICP tier at least this good and at least this score
+    mqa_max_tier: Mapped[int] = mapped_column(Integer, default=2)
+    mqa_min_score: Mapped[float] = mapped_column(Float, default=40.0)
+    # intent surge: this week's points at least `surge_factor` × the weekly average of the weeks
+    # before, and at least `surge_min_points`
+    surge_factor: Mapped[float] = mapped_column(Float, default=2.0)
+    surge_min_points: Mapped[float] = mapped_column(Float, default=10.0)
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

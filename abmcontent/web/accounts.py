@@ -88,11 +88,18 @@ def _plan_choices():
     return [plan for plan, _enrolled, _planned in plans.list_plans()] if current_user.has_role(*plans.EDITORS) else []
 
 
+def _engagement(account) -> dict:
+    config = engagement_scoring.settings()
+    score = engagement_scoring.account_scores([account.id], _now(), config)[account.id]
+    return {"score": score, "mqa": engagement_scoring.is_mqa(account.tier, score, config),
+            "surge": engagement_scoring.surges([account.id], _now(), config)[account.id]}
+
+
 def _page_context(account):
     return dict(account=account, stakeholders=accounts.stakeholder_map(account),
                 links=identification.links_for(account.id), published_pages=landing.published_pages(),
                 activity=engagement.timeline(account.id), touchpoints=plans.account_touchpoints(account.id),
-                engagement_score=engagement_scoring.account_scores([account.id], _now())[account.id],
+                engagement=_engagement(account),
                 can_plan=current_user.has_role(*plans.EDITORS),
                 can_link=identification.can_link(current_user),
                 explanation=scoring.explain(account),

@@ -18,7 +18,8 @@ bp = Blueprint("engagement", __name__, url_prefix="/engagement")
 def _form(values=None, errors=None, status: int = 200):
     config = engagement_scoring.settings()
     values = values or {**{f"weight_{k}": _number(v) for k, v in config.weights.items()},
-                        "half_life_days": str(config.half_life_days)}
+                        "half_life_days": str(config.half_life_days),
+                        **{name: _number(getattr(config, name)) for name in engagement_scoring.RULE_DEFAULTS}}
     return render_template("engagement/scoring.html", types=EVENT_TYPES, values=values, errors=errors or {},
                            defaults=engagement_scoring.DEFAULT_WEIGHTS, half_life=config.half_life_days,
                            can_edit=current_user.has_role(*engagement_scoring.EDITORS)), status
@@ -40,7 +41,8 @@ def save_scoring():
     form = request.form
     try:
         engagement_scoring.save_settings({k: form.get(f"weight_{k}", "") for k in EVENT_TYPES},
-                                         form.get("half_life_days", ""), current_user, datetime.now(timezone.utc))
+                                         form.get("half_life_days", ""), current_user, datetime.now(timezone.utc),
+                                         {name: form.get(name, "") for name in engagement_scoring.RULE_DEFAULTS})
     except ValidationError as error:
         return _form(form, error.errors, 422)
     flash(_("Scoring saved: every score now uses these points."), "success")

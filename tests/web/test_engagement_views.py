@@ -9,7 +9,7 @@ from tests.test_accounts import make_account
 
 def _form(**changes):
     form = {f"weight_{k}": str(v) for k, v in engagement_scoring.DEFAULT_WEIGHTS.items()}
-    form["half_life_days"] = "30"
+    form.update(half_life_days="30", mqa_max_tier="2", mqa_min_score="40", surge_factor="2", surge_min_points="10")
     form.update(changes)
     return form
 
@@ -18,10 +18,10 @@ def test_a_marketer_changes_the_points_and_the_half_life(client):
     login(client, make_user("marketer"))
     page = client.get("/engagement/scoring").text
     assert "Engagement scoring" in page and all(f'name="weight_{k}"' in page for k in EVENT_TYPES)
-    response = client.post("/engagement/scoring", data=_form(weight_reply="25", half_life_days="14"))
+    response = client.post("/engagement/scoring", data=_form(weight_reply="25", half_life_days="14", surge_factor="3"))
     assert response.status_code == 303
     saved = engagement_scoring.settings()
-    assert saved.weights["reply"] == 25.0 and saved.half_life_days == 14
+    assert saved.weights["reply"] == 25.0 and saved.half_life_days == 14 and saved.surge_factor == 3.0
     assert 'value="25"' in client.get("/engagement/scoring").text
 
 
@@ -43,6 +43,10 @@ def test_the_account_page_shows_its_engagement_score(app, client):
     user = make_user("campaign")
     login(client, user)
     account = make_account(user, name="Harborview Bank", domains=["harborview.example"])
+    account.tier = 1
+    from abmcontent.extensions import db
+
+    db.session.commit()
     from datetime import datetime, timezone
 
     tracking.record("form_fill", app=app, account_id=account.id, occurred_at=datetime.now(timezone.utc),
@@ -52,3 +56,7 @@ def test_the_account_page_shows_its_engagement_score(app, client):
     tracking.flush(app)
     html = client.get(f"/accounts/{account.id}").text
     assert "Engagement score: 15.0" in html and "How it is scored" in html
+    assert "Surging: 15.0 points this week, 0.0 in a usual week" in html  # from nothing to a form fill
+    assert ">MQA<" not in html  # 15 points: below the 40 an MQA needs
+    client.post("/engagement/scoring", data=_form(mqa_min_score="10"))
+    assert ">MQA<" in client.get(f"/accounts/{account.id}").text
