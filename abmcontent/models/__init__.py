@@ -1,4 +1,5 @@
 """All models, imported so Alembic and the app see every table."""
+from abmcontent.models.alerts import ALERT_KINDS, Alert
 from abmcontent.models.accounts import (TARGET_STATUSES, Account, AccountDomain, Consent, Contact,
                                         TargetDecision)
 from abmcontent.models.icp import IcpCriterion, IcpSettings
@@ -14,6 +15,7 @@ from abmcontent.models.users import ROLES, User
 from abmcontent.models.visitors import PersonalUrl
 
 __all__ = [
+    "ALERT_KINDS", "Alert",
     "TARGET_STATUSES", "Account", "AccountDomain", "Consent", "Contact", "TargetDecision",
     "IcpCriterion", "IcpSettings", "ImportJob", "ImportMapping",
     "Asset", "AssetFile", "AssetRevision", "AssetTag", "AssetTransition", "ROLES", "User", "PersonalUrl",

@@ -21,6 +21,8 @@ RECURRING = {
     "dispatch_touchpoints": ("abmcontent.scheduler.jobs:dispatch_touchpoints", 5),
     "direct_mail_batches": ("abmcontent.scheduler.jobs:direct_mail_batches", 10),
     "event_updates": ("abmcontent.scheduler.jobs:send_event_updates", 30),
+    "engagement_alerts": ("abmcontent.scheduler.jobs:engagement_alerts", 60),
+    "alert_digests": ("abmcontent.scheduler.jobs:alert_digests", 3600),
 }
 
 

@@ -31,3 +31,17 @@ def send_event_updates() -> int:
     from abmcontent import events
 
     return events.send_updates(datetime.now(timezone.utc)).claimed
+
+
+def engagement_alerts() -> int:
+    """MQA, surge and senior-stakeholder alerts for accounts with fresh engagement."""
+    from abmcontent import alerts
+
+    return alerts.evaluate(datetime.now(timezone.utc)).created
+
+
+def alert_digests() -> int:
+    """Each owner's new alerts by email, in one message (hourly)."""
+    from abmcontent import alerts
+
+    return alerts.send_digests(datetime.now(timezone.utc))

@@ -20,13 +20,15 @@ def init_app(app: Flask) -> None:
                                 library, pages, plans, public)
 
     for blueprint in (auth.bp, pages.bp, library.bp, accounts.bp, icp.bp, imports.bp, landing_pages.bp, plans.bp,
-                      plans.tasks_bp, plans.outbox_bp, public.bp, events.bp, direct_mail.bp, engagement.bp):
+                      plans.tasks_bp, plans.outbox_bp, public.bp, events.bp, direct_mail.bp, engagement.bp,
+                      engagement.alerts_bp):
         app.register_blueprint(blueprint)
 
     from abmcontent import markup, merge_fields
     from abmcontent.web import reasons
 
     reasons.init_app(app)
+    app.context_processor(engagement.unread_alerts)
 
     app.jinja_env.globals.update(
         render_markdown=markup.render, render_text=markup.render_text,

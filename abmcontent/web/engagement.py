@@ -7,7 +7,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from abmcontent import engagement_scoring
+from abmcontent import alerts, engagement_scoring
 from abmcontent.errors import ValidationError
 from abmcontent.models import EVENT_TYPES
 from abmcontent.web.rendering import roles_required
@@ -47,3 +47,27 @@ def save_scoring():
         return _form(form, error.errors, 422)
     flash(_("Scoring saved: every score now uses these points."), "success")
     return redirect(url_for("engagement.scoring"), 303)
+
+
+alerts_bp = Blueprint("alerts", __name__, url_prefix="/alerts")
+
+
+@alerts_bp.get("")
+@login_required
+def index():
+    items = alerts.for_user(current_user)
+    return render_template("engagement/alerts.html", items=items, say=alerts.say)
+
+
+@alerts_bp.post("/read")
+@login_required
+def read():
+    alerts.mark_read(current_user, datetime.now(timezone.utc))
+    return redirect(url_for("alerts.index"), 303)
+
+
+def unread_alerts() -> dict:
+    """For the navigation: how many alerts the signed-in user has not read."""
+    if not current_user.is_authenticated:
+        return {"unread_alerts": 0}
+    return {"unread_alerts": alerts.unread_count(current_user)}

@@ -60,3 +60,25 @@ def test_the_account_page_shows_its_engagement_score(app, client):
     assert ">MQA<" not in html  # 15 points: below the 40 an MQA needs
     client.post("/engagement/scoring", data=_form(mqa_min_score="10"))
     assert ">MQA<" in client.get(f"/accounts/{account.id}").text
+
+
+def test_alerts_show_in_the_navigation_and_on_their_page_until_read(app, client):
+    from abmcontent import alerts
+    from tests.test_alerts import _account, _did
+
+    owner = make_user("sales")
+    login(client, owner)
+    empty = client.get("/alerts").text
+    assert "No alerts yet" in empty and "unread" not in empty
+    account = _account(owner)
+    from tests.conftest import NOW
+
+    for _n in range(3):
+        _did(app, "form_fill", account)
+    tracking.flush(app)
+    alerts.evaluate(NOW)
+    page = client.get("/alerts").text
+    assert "2<span class=\"visually-hidden\"> unread" in page and "is now a marketing-qualified account" in page
+    assert f"/accounts/{account.id}" in page
+    client.post("/alerts/read")
+    assert "unread" not in client.get("/alerts").text
