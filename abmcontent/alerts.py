@@ -48,8 +48,7 @@ class Evaluation:
 
 def evaluate(now: datetime) -> Evaluation:
     e = EngagementEvent
-    human = e.detail["machine"].as_string().is_(None) | e.detail.is_(None)
-    recent = (e.occurred_at > now - WINDOW) & (e.occurred_at <= now) & human
+    recent = (e.occurred_at > now - WINDOW) & (e.occurred_at <= now) & engagement_scoring.by_people()
     rows = db.session.execute(select(Account.id, Account.owner_id, Account.tier).where(
         Account.owner_id.is_not(None),
         Account.id.in_(select(e.account_id).where(recent, e.account_id.is_not(None)).distinct()))).all()

@@ -149,16 +149,21 @@ def combine(rows: Iterable[tuple], config: Settings, now: datetime) -> dict[int,
     return {key: round(score, 2) for key, score in scores.items()}
 
 
+def by_people():
+    """Events a person made: not flagged as a mail proxy's or a link scanner's."""
+    e = EngagementEvent
+    return e.detail["machine"].as_string().is_(None) | e.detail.is_(None)
+
+
 def _scores(column, ids: list[int], now: datetime, config: Settings | None = None) -> dict[int, float]:
     if not ids:
         return {}
     config = config or settings()
     e = EngagementEvent
     day = func.date(e.occurred_at)
-    human = e.detail["machine"].as_string().is_(None) | e.detail.is_(None)
     rows = db.session.execute(
         select(column, e.type, day, func.count(), func.sum(e.value))
-        .where(column.in_(ids), e.occurred_at <= now, human)
+        .where(column.in_(ids), e.occurred_at <= now, by_people())
         .group_by(column, e.type, day)).all()
     found = combine(rows, config, now)
     return {key: found.get(key, 0.0) for key in ids}
@@ -206,10 +211,9 @@ def weekly_points(account_ids: list[int], now: datetime, config: Settings | None
     e = EngagementEvent
     since = now - timedelta(days=7 * (SURGE_WEEKS + 1))
     day = func.date(e.occurred_at)
-    human = e.detail["machine"].as_string().is_(None) | e.detail.is_(None)
     rows = db.session.execute(
         select(e.account_id, e.type, day, func.count(), func.sum(e.value))
-        .where(e.account_id.in_(account_ids), e.occurred_at > since, e.occurred_at <= now, human)
+        .where(e.account_id.in_(account_ids), e.occurred_at > since, e.occurred_at <= now, by_people())
         .group_by(e.account_id, e.type, day)).all()
     today = now.date()
     weeks: dict[int, dict[int, float]] = {account_id: {} for account_id in account_ids}
