@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, has_request_context, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -68,6 +68,7 @@ def read():
 
 def unread_alerts() -> dict:
     """For the navigation: how many alerts the signed-in user has not read."""
-    if not current_user.is_authenticated:
+    # also rendered outside requests (email and print templates): no user there
+    if not has_request_context() or not getattr(current_user, "is_authenticated", False):
         return {"unread_alerts": 0}
     return {"unread_alerts": alerts.unread_count(current_user)}
