@@ -155,3 +155,59 @@ def send_digests(now: datetime) -> int:
     finally:
         transport.close()
     return sent
+
+
+# --- hand-off: sales accepts or rejects an MQA ------------------------------------------------------
+
+HANDOFF_STATUSES = ("accepted", "rejected")
+
+
+def decide(account_id: int, status: str, reason: str, user: User, now: datetime):
+    """The account's owner (or a campaign manager) accepts the MQA, or rejects it with a reason
+    marketing can act on. Each decision is kept; the newest is in force."""
+    from abmcontent import accounts as accounts_module
+    from abmcontent.errors import NotFound, PermissionDenied, ValidationError
+    from abmcontent.models import Handoff
+
+    account = db.session.get(Account, account_id)
+    if account is None:
+        raise NotFound(_("That account does not exist."))
+    if not accounts_module.can_qualify(user, account):
+        raise PermissionDenied(_("Only the account's owner or a campaign manager can accept or reject it."))
+    reason = (reason or "").strip()
+    errors: dict[str, list[str]] = {}
+    if status not in HANDOFF_STATUSES:
+        errors["status"] = [_("Accept or reject the account.")]
+    if status == "rejected" and not reason:
+        errors["reason"] = [_("Say why, so marketing can do better: e.g. no budget this year, wrong contact.")]
+    if len(reason) > 1000 or "\x00" in reason:
+        errors["reason"] = [_("Keep the reason under 1,000 characters.")]
+    if errors:
+        raise ValidationError(errors)
+    score = engagement_scoring.account_scores([account.id], now)[account.id]
+    decision = Handoff(account_id=account.id, status=status, reason=reason, score=round(score, 1),
+                       user_id=user.id, at=now)
+    db.session.add(decision)
+    db.session.commit()
+    return decision
+
+
+def handoffs(account_id: int | None = None, limit: int = 200) -> list:
+    """Decisions, newest first: one account's history, or everyone's for marketing."""
+    from abmcontent.models import Handoff
+
+    query = select(Handoff).order_by(Handoff.at.desc(), Handoff.id.desc()).limit(limit)
+    if account_id is not None:
+        query = query.where(Handoff.account_id == account_id)
+    return list(db.session.scalars(query))
+
+
+def acceptance(since: datetime) -> dict[str, int]:
+    """How many MQAs sales accepted and rejected since a date (each account's newest decision)."""
+    from abmcontent.models import Handoff
+
+    newest = select(Handoff.account_id, func.max(Handoff.id).label("id")).where(Handoff.at >= since) \
+        .group_by(Handoff.account_id).subquery()
+    rows = db.session.execute(select(Handoff.status, func.count()).join(newest, newest.c.id == Handoff.id)
+                              .group_by(Handoff.status)).all()
+    return {status: 0 for status in HANDOFF_STATUSES} | dict(rows)

@@ -97,3 +97,26 @@ def test_the_digest_emails_each_owner_their_new_alerts_once(app, smtp_server):
     assert message["To"].endswith("<sam@abm.example>") and message["Subject"] == "abmcontent: 2 new alerts"
     assert "marketing-qualified" in body and "surging" in body and f"https://abm.example/accounts/{account.id}" in body
     assert all(a.emailed_at is not None for a in db.session.scalars(select(Alert)))
+
+
+# --- hand-off ---------------------------------------------------------------------------------------
+
+def test_the_owner_accepts_or_rejects_an_mqa_with_a_reason_and_marketing_sees_it(app):
+    import pytest
+
+    from abmcontent.errors import PermissionDenied, ValidationError
+
+    owner = make_user("sales")
+    account = _account(owner)
+    with pytest.raises(ValidationError) as error:
+        alerts.decide(account.id, "rejected", "  ", owner, NOW)
+    assert "reason" in error.value.errors
+    with pytest.raises(PermissionDenied):
+        alerts.decide(account.id, "accepted", "", make_user("sales", email="other@abm.example"), NOW)
+    with pytest.raises(PermissionDenied):
+        alerts.decide(account.id, "accepted", "", make_user("marketer"), NOW)
+    alerts.decide(account.id, "rejected", "No budget until FY27", owner, NOW)
+    alerts.decide(account.id, "accepted", "", owner, NOW + timedelta(days=1))
+    assert [(h.status, h.reason) for h in alerts.handoffs(account.id)] == [
+        ("accepted", ""), ("rejected", "No budget until FY27")]
+    assert alerts.acceptance(NOW - timedelta(days=90)) == {"accepted": 1, "rejected": 0}  # the newest counts

@@ -1,5 +1,5 @@
 """All models, imported so Alembic and the app see every table."""
-from abmcontent.models.alerts import ALERT_KINDS, Alert
+from abmcontent.models.alerts import ALERT_KINDS, Alert, Handoff
 from abmcontent.models.accounts import (TARGET_STATUSES, Account, AccountDomain, Consent, Contact,
                                         TargetDecision)
 from abmcontent.models.icp import IcpCriterion, IcpSettings
@@ -15,7 +15,7 @@ from abmcontent.models.users import ROLES, User
 from abmcontent.models.visitors import PersonalUrl
 
 __all__ = [
-    "ALERT_KINDS", "Alert",
+    "ALERT_KINDS", "Alert", "Handoff",
     "TARGET_STATUSES", "Account", "AccountDomain", "Consent", "Contact", "TargetDecision",
     "IcpCriterion", "IcpSettings", "ImportJob", "ImportMapping",
     "Asset", "AssetFile", "AssetRevision", "AssetTag", "AssetTransition", "ROLES", "User", "PersonalUrl",

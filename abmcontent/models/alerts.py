@@ -29,3 +29,20 @@ class Alert(db.Model):
     emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
     account: Mapped[Account] = relationship()
+
+
+class Handoff(db.Model):
+    """Sales accepting or rejecting a marketing-qualified account, with the reason; the newest
+    decision per account is the one in force, the older ones are its history."""
+
+    __tablename__ = "handoffs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(20))  # accepted, rejected
+    reason: Mapped[str] = mapped_column(String(1000), default="")
+    score: Mapped[float | None] = mapped_column()     # the engagement score when decided
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+    account: Mapped[Account] = relationship()

@@ -8,7 +8,7 @@ from flask import (Blueprint, Response, flash, redirect, render_template, reques
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from abmcontent import (accounts, contacts, crm_csv, engagement, engagement_scoring, identification, landing, plans,
+from abmcontent import (accounts, alerts, contacts, crm_csv, engagement, engagement_scoring, identification, landing, plans,
                         scoring)
 from abmcontent.errors import ValidationError
 from abmcontent.extensions import htmx
@@ -99,7 +99,7 @@ def _page_context(account):
     return dict(account=account, stakeholders=accounts.stakeholder_map(account),
                 links=identification.links_for(account.id), published_pages=landing.published_pages(),
                 activity=engagement.timeline(account.id), touchpoints=plans.account_touchpoints(account.id),
-                engagement=_engagement(account),
+                engagement=_engagement(account), handoffs=alerts.handoffs(account.id, 10),
                 can_plan=current_user.has_role(*plans.EDITORS),
                 can_link=identification.can_link(current_user),
                 explanation=scoring.explain(account),

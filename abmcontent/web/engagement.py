@@ -72,3 +72,27 @@ def unread_alerts() -> dict:
     if not has_request_context() or not getattr(current_user, "is_authenticated", False):
         return {"unread_alerts": 0}
     return {"unread_alerts": alerts.unread_count(current_user)}
+
+
+@bp.post("/handoffs/<int:account_id>")
+@login_required
+def handoff(account_id: int):
+    """Sales accepts or rejects a marketing-qualified account (from the account page)."""
+    try:
+        decision = alerts.decide(account_id, request.form.get("status", ""), request.form.get("reason", ""),
+                                 current_user, datetime.now(timezone.utc))
+        flash(_("Accepted: the account is yours to work.") if decision.status == "accepted"
+              else _("Rejected, with your reason for marketing."), "success")
+    except ValidationError as error:
+        flash(" ".join(m for messages in error.errors.values() for m in messages), "error")
+    return redirect(url_for("accounts.show", account_id=account_id) + "#handoff", 303)
+
+
+@bp.get("/handoffs")
+@login_required
+def handoffs():
+    """Marketing's view of what sales did with its MQAs, and why."""
+    from datetime import timedelta
+
+    since = datetime.now(timezone.utc) - timedelta(days=90)
+    return render_template("engagement/handoffs.html", items=alerts.handoffs(), counts=alerts.acceptance(since))

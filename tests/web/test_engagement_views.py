@@ -82,3 +82,25 @@ def test_alerts_show_in_the_navigation_and_on_their_page_until_read(app, client)
     assert f"/accounts/{account.id}" in page
     client.post("/alerts/read")
     assert "unread" not in client.get("/alerts").text
+
+
+def test_the_owner_hands_off_from_the_account_page_and_marketing_reads_why(app, client):
+    from tests.test_alerts import _account
+
+    owner = make_user("sales")
+    login(client, owner)
+    account = _account(owner)
+    client.post("/engagement/scoring", data=_form())  # a sales rep cannot; the defaults stand
+    from tests.conftest import NOW
+
+    engagement_scoring.save_settings({}, "30", None, NOW, {"mqa_max_tier": "1", "mqa_min_score": "0"})
+    page = client.get(f"/accounts/{account.id}").text
+    assert "Hand-off to sales" in page and "marketing-qualified" in page
+    refused = client.post(f"/engagement/handoffs/{account.id}", data={"status": "rejected", "reason": ""},
+                          follow_redirects=True).text
+    assert "Say why, so marketing can do better" in refused
+    client.post(f"/engagement/handoffs/{account.id}", data={"status": "rejected", "reason": "Wrong contact"})
+    marketing = app.test_client()
+    login(marketing, make_user("marketer"))
+    report = marketing.get("/engagement/handoffs").text
+    assert "Harborview Bank" in report and "Wrong contact" in report and "0 accepted, 1 rejected" in report
