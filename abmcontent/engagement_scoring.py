@@ -155,17 +155,21 @@ def by_people():
     return e.detail["machine"].as_string().is_(None) | e.detail.is_(None)
 
 
+def _daily(column, ids: list[int], now: datetime, since: datetime | None = None) -> list[tuple]:
+    """(key, type, day, count, value total) of the people-made events of `ids` up to `now`."""
+    e = EngagementEvent
+    day = func.date(e.occurred_at)
+    query = select(column, e.type, day, func.count(), func.sum(e.value)) \
+        .where(column.in_(ids), e.occurred_at <= now, by_people())
+    if since is not None:
+        query = query.where(e.occurred_at > since)
+    return db.session.execute(query.group_by(column, e.type, day)).all()
+
+
 def _scores(column, ids: list[int], now: datetime, config: Settings | None = None) -> dict[int, float]:
     if not ids:
         return {}
-    config = config or settings()
-    e = EngagementEvent
-    day = func.date(e.occurred_at)
-    rows = db.session.execute(
-        select(column, e.type, day, func.count(), func.sum(e.value))
-        .where(column.in_(ids), e.occurred_at <= now, by_people())
-        .group_by(column, e.type, day)).all()
-    found = combine(rows, config, now)
+    found = combine(_daily(column, ids, now), config or settings(), now)
     return {key: found.get(key, 0.0) for key in ids}
 
 
@@ -208,13 +212,7 @@ def weekly_points(account_ids: list[int], now: datetime, config: Settings | None
     if not account_ids:
         return {}
     config = config or settings()
-    e = EngagementEvent
-    since = now - timedelta(days=7 * (SURGE_WEEKS + 1))
-    day = func.date(e.occurred_at)
-    rows = db.session.execute(
-        select(e.account_id, e.type, day, func.count(), func.sum(e.value))
-        .where(e.account_id.in_(account_ids), e.occurred_at > since, e.occurred_at <= now, by_people())
-        .group_by(e.account_id, e.type, day)).all()
+    rows = _daily(EngagementEvent.account_id, account_ids, now, since=now - timedelta(days=7 * (SURGE_WEEKS + 1)))
     today = now.date()
     weeks: dict[int, dict[int, float]] = {account_id: {} for account_id in account_ids}
     for account_id, kind, when, count, value_total in rows:
