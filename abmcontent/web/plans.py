@@ -40,19 +40,13 @@ def install_templates():
 @bp.get("/<int:plan_id>")
 @login_required
 def show(plan_id: int):
-    plan = plans.get_plan(plan_id)
-    now = _now()
-    days = plans.calendar(plan.id, now)
-    peak = max((sum(counts.values()) for _day, counts in days), default=0)
     edit = request.args.get("edit", "")
-    return _page(plan, days=days, peak=peak, editing=int(edit) if edit.isdigit() else None)
+    return _page(plans.get_plan(plan_id), editing=int(edit) if edit.isdigit() else None)
 
 
 def _page(plan, status: int = 200, **extra):
-    now = _now()
-    if "days" not in extra:
-        extra["days"] = plans.calendar(plan.id, now)
-        extra["peak"] = max((sum(counts.values()) for _day, counts in extra["days"]), default=0)
+    days = plans.calendar(plan.id, _now())
+    extra.update(days=days, peak=max((sum(counts.values()) for _day, counts in days), default=0))
     enrollments = plans.enrollments(plan.id)
     return render_template("plans/show.html", plan=plan, enrollments=enrollments, outcomes=plans.step_outcomes(plan.id),
                            enrollments_count=len(enrollments), can_edit=current_user.has_role(*plans.EDITORS),
