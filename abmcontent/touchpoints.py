@@ -106,8 +106,9 @@ def finish(touchpoint_id: int, worker: str, to_status: str, reason: str, now: da
         raise InvalidTransition(f"claimed → {to_status}")
     plain = {k: v for k, v in values.items() if not isinstance(v, ClauseElement)}
     expressions = {k: v for k, v in values.items() if k not in plain}  # e.g. attempts - 1
-    statement = _finish_statement(tuple(sorted(plain))) if not expressions else \
-        _finish_statement.__wrapped__(tuple(sorted(plain))).values(**expressions)
+    statement = _finish_statement(tuple(sorted(plain)))
+    if expressions:
+        statement = statement.values(**expressions)  # generative: the cached statement is left as it is
     with db.engine.begin() as conn:
         done = conn.execute(statement, {
             "tid": touchpoint_id, "worker": worker[:100], "to_status": to_status, "now": now,
