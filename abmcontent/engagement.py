@@ -39,12 +39,12 @@ def timeline(account_id: int, limit: int = 25) -> list[TimelineItem]:
     """The newest events of an account, newest first, with names instead of ids."""
     rows = db.session.execute(
         select(EngagementEvent.occurred_at, EngagementEvent.type, Contact.first_name, Contact.last_name,
-               Asset.title, LandingPage.title, EngagementEvent.value, EngagementEvent.variant, EngagementEvent.detail)
+               Asset.title, LandingPage.title, EngagementEvent.value, EngagementEvent.variant, EngagementEvent.machine)
         .outerjoin(Contact, Contact.id == EngagementEvent.contact_id)
         .outerjoin(Asset, Asset.id == EngagementEvent.asset_id)
         .outerjoin(LandingPage, LandingPage.id == EngagementEvent.landing_page_id)
         .where(EngagementEvent.account_id == account_id)
         .order_by(EngagementEvent.occurred_at.desc(), EngagementEvent.id.desc()).limit(limit))
     return [TimelineItem(at, type_, f"{first or ''} {last or ''}".strip(), asset or "", page or "", value,
-                         variant, (detail or {}).get("machine", "") if isinstance(detail, dict) else "")
-            for at, type_, first, last, asset, page, value, variant, detail in rows]
+                         variant, machine)
+            for at, type_, first, last, asset, page, value, variant, machine in rows]

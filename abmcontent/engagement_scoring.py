@@ -3,7 +3,7 @@
 Each event type is worth some points (marketers edit them); an event counts fully today and
 half after ``half_life_days``, a quarter after twice that, and so on. Time on a page is worth its
 points per minute, at most ten minutes a view. Events a mail proxy or a link scanner made
-(``detail["machine"]``, abmcontent.machines) count nothing.
+(``machine``, abmcontent.machines) count nothing.
 
 A contact's score is the sum over their events; an account's is the sum over all of its events,
 known people and anonymous visits from its network alike. Scores are computed from the events
@@ -151,8 +151,7 @@ def combine(rows: Iterable[tuple], config: Settings, now: datetime) -> dict[int,
 
 def by_people():
     """Events a person made: not flagged as a mail proxy's or a link scanner's."""
-    e = EngagementEvent
-    return e.detail["machine"].as_string().is_(None) | e.detail.is_(None)
+    return EngagementEvent.machine == ""
 
 
 def _daily(column, ids: list[int], now: datetime, since: datetime | None = None) -> list[tuple]:

@@ -7,7 +7,7 @@
   an incoming message within seconds of delivery, often with HEAD, often with a library's agent.
 
 An event is kept either way (what happened is a fact); a machine one carries the reason in
-``detail["machine"]`` and scores and KPIs leave it out. Plain functions of the request's facts and
+the event's ``machine`` column and scores and KPIs leave it out. Plain functions of the request's facts and
 the delivery time, so they are tested with explicit values.
 """
 from __future__ import annotations

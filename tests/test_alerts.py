@@ -49,7 +49,7 @@ def test_a_senior_stakeholder_engaging_is_told_once_a_day_and_machines_never_ale
     owner = make_user("sales")
     account = _account(owner, tier=3, priya="c_level", tom="staff")
     priya, tom = db.session.scalars(select(Contact).order_by(Contact.id)).all()
-    _did(app, "email_open", account, priya, detail={"machine": "apple_privacy_proxy"})
+    _did(app, "email_open", account, priya, machine="apple_privacy_proxy")
     _did(app, "page_view", account, tom)
     tracking.flush(app)
     assert alerts.evaluate(NOW).created == 0  # a proxy's open, and a staff member's view

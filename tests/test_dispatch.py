@@ -413,7 +413,7 @@ def test_links_are_tracked_through_stored_urls_and_opens_through_a_pixel(app, ma
     assert client.get("/o/forged.gif").status_code == 200  # same GIF, nothing recorded
     assert client.get("/r/forged").status_code == 404
     tracking.flush(app)
-    events = [(e.type, e.contact_id, e.detail["touchpoint"]) for e in db.session.scalars(
+    events = [(e.type, e.contact_id, e.touchpoint_id) for e in db.session.scalars(
         select(EngagementEvent).order_by(EngagementEvent.id))]
     assert events == [("email_click", contact.id, touchpoint.id), ("email_open", contact.id, touchpoint.id)]
 
@@ -515,7 +515,7 @@ def test_proxy_opens_and_scanner_clicks_are_recorded_but_flagged(app, mail, clie
     client.head(click, headers={"User-Agent": "Mozilla/5.0 Chrome/131.0"})        # a gateway checking the link
     client.get(click, headers={"User-Agent": "Mozilla/5.0 (Macintosh) Safari/605"})  # seconds after delivery
     tracking.flush(app)
-    flagged = [(e.type, (e.detail or {}).get("machine")) for e in db.session.scalars(
+    flagged = [(e.type, e.machine) for e in db.session.scalars(
         select(EngagementEvent).order_by(EngagementEvent.id))]
     assert flagged == [("email_open", "apple_privacy_proxy"), ("email_click", "head_request"),
                        ("email_click", "clicked_at_delivery")]

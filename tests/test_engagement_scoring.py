@@ -40,11 +40,11 @@ def _event(app, kind, days_ago=0, **fields):
 def test_contact_and_account_scores_come_from_the_events_and_leave_machines_out(any_db_app):
     app = any_db_app
     _event(app, "email_click", account_id=10, contact_id=100)                             # 4
-    _event(app, "email_open", account_id=10, contact_id=100, detail={"machine": "apple_privacy_proxy"})
-    _event(app, "email_click", account_id=10, contact_id=100, detail={"machine": "clicked_at_delivery"})
+    _event(app, "email_open", account_id=10, contact_id=100, machine="apple_privacy_proxy")
+    _event(app, "email_click", account_id=10, contact_id=100, machine="clicked_at_delivery")
     _event(app, "asset_download", days_ago=30, account_id=10, contact_id=101)            # 8 × ½
     _event(app, "page_view", account_id=10)                                               # 1, anonymous
-    _event(app, "reply", account_id=11, contact_id=110, detail={"touchpoint": 5})         # 15
+    _event(app, "reply", account_id=11, contact_id=110, touchpoint_id=5)         # 15
     _event(app, "reply", days_ago=-1, account_id=11, contact_id=110)                      # tomorrow: not yet
     tracking.flush(app)
     assert scoring.contact_scores([100, 101, 110, 999], NOW) == {100: 4.0, 101: 4.0, 110: 15.0, 999: 0.0}
@@ -101,7 +101,7 @@ def test_weekly_points_put_each_event_in_its_week_and_leave_machines_out(any_db_
     app = any_db_app
     _event(app, "form_fill", days_ago=1, account_id=10)                      # this week: 15
     _event(app, "email_click", days_ago=8, account_id=10)                    # last week: 4
-    _event(app, "email_click", days_ago=8, account_id=10, detail={"machine": "scanner_agent"})
+    _event(app, "email_click", days_ago=8, account_id=10, machine="scanner_agent")
     _event(app, "reply", days_ago=100, account_id=10)                        # too old to matter
     tracking.flush(app)
     assert scoring.weekly_points([10, 11], NOW) == {10: {0: 15.0, 1: 4.0}, 11: {}}

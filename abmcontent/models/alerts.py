@@ -10,7 +10,7 @@ from abmcontent.extensions import db
 from abmcontent.models.accounts import Account
 from abmcontent.models.base import UTCDateTime
 
-ALERT_KINDS = ("mqa", "surge", "senior_engaged")
+ALERT_KINDS = ("mqa", "surge", "senior_engaged", "news")
 
 
 class Alert(db.Model):

@@ -31,6 +31,8 @@ class EngagementEvent(db.Model):
         # "what has this contact (account) consumed lately": a covering seek per event type
         Index("ix_engagement_events_contact_type", "contact_id", "type", "id"),
         Index("ix_engagement_events_account_type", "account_id", "type", "id"),
+        # the KPI dashboard: one event type over a period (opens, clicks, form fills, meetings)
+        Index("ix_engagement_events_type_time", "type", "occurred_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -47,6 +49,9 @@ class EngagementEvent(db.Model):
     channel: Mapped[str] = mapped_column(String(20), default="web", server_default="web")
     user_agent: Mapped[str] = mapped_column(String(300), default="", server_default="")
     detail: Mapped[dict | None] = mapped_column(JSON)
+    # why a mail proxy or a link scanner made it, not a person (abmcontent.machines); "" = a person
+    machine: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    touchpoint_id: Mapped[int | None] = mapped_column(Integer)  # the email an open or click belongs to
 
 
 class ScoringSettings(db.Model):

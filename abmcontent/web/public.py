@@ -476,7 +476,7 @@ PIXEL = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x
 
 
 def _email_event(kind: str, touchpoint_id: int, **detail) -> None:
-    """An open or a click, flagged in detail["machine"] when a proxy or a link scanner made it."""
+    """An open or a click, flagged in `machine` when a proxy or a link scanner made it."""
     from datetime import datetime, timezone
 
     from abmcontent import machines
@@ -489,11 +489,9 @@ def _email_event(kind: str, touchpoint_id: int, **detail) -> None:
     agent, now = request.headers.get("User-Agent", ""), datetime.now(timezone.utc)
     machine = machines.open_reason(agent, row.sent_at, now) if kind == "email_open" else \
         machines.click_reason(agent, request.method, row.sent_at, now)
-    if machine:
-        detail["machine"] = machine
     tracking.record(type=kind, account_id=row.account_id, contact_id=None if do_not_track() else row.contact_id,
-                    asset_id=row.asset_id, channel="email", user_agent=agent,
-                    detail={"touchpoint": touchpoint_id, **detail})
+                    asset_id=row.asset_id, channel="email", user_agent=agent, machine=machine or "",
+                    touchpoint_id=touchpoint_id, detail=detail or None)
 
 
 @bp.get("/o/<token>.gif")

@@ -52,7 +52,7 @@ def test_the_account_page_shows_its_engagement_score(app, client):
     tracking.record("form_fill", app=app, account_id=account.id, occurred_at=datetime.now(timezone.utc),
                     channel="web")
     tracking.record("form_fill", app=app, account_id=account.id, occurred_at=datetime.now(timezone.utc),
-                    channel="web", detail={"machine": "scanner_agent"})
+                    channel="web", machine="scanner_agent")
     tracking.flush(app)
     html = client.get(f"/accounts/{account.id}").text
     assert "Engagement score: 15.0" in html and "How it is scored" in html

@@ -218,7 +218,7 @@ def test_what_prospects_did_shows_on_the_account_timeline(app, client):
     assert "Page view" in html and "Priya Raman" in html and "Data platform" in html
     assert "not a person" not in html
     tracking.record("email_open", app=app, account_id=account.id, contact_id=contact.id, channel="email",
-                    detail={"machine": "apple_privacy_proxy"})
+                    machine="apple_privacy_proxy")
     tracking.flush(app)
     html = client.get(f"/accounts/{account.id}").get_data(as_text=True)
     assert "Email opened" in html and "automatic: a mail proxy or link scanner, not a person" in html
