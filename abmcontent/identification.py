@@ -25,7 +25,7 @@ from functools import lru_cache
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, Signer
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import String, bindparam, cast, func, select
 
 from abmcontent import accounts, taxonomy
 from abmcontent.errors import NotFound, PermissionDenied
@@ -235,7 +235,9 @@ def range_index(max_age: float = 0.0) -> RangeIndex:
     if cached is not None and cached[0] == stamp:
         _ranges[db.engine] = (stamp, cached[1], now)
         return cached[1]
-    rows = db.session.execute(select(Account.id, Account.ip_ranges).where(Account.ip_ranges != [])).all()
+    # compared as text: PostgreSQL has no json <> json operator (an anonymous page view answered 500)
+    rows = db.session.execute(select(Account.id, Account.ip_ranges)
+                              .where(cast(Account.ip_ranges, String) != "[]")).all()
     index = build_range_index(rows)
     _ranges[db.engine] = (stamp, index, now)
     return index

@@ -77,7 +77,7 @@ def test_the_signed_cookie_identifies_and_a_forged_one_does_not(app):
     assert _identify(cookie="garbage.value").rule == "anonymous"
 
 
-def test_ip_ranges_most_specific_wins_v4_and_v6(app):
+def test_ip_ranges_most_specific_wins_v4_and_v6_on_either_database(any_db_app):
     campaign = make_user("campaign")
     broad = make_account(campaign, name="Broad", domains=["broad.example"], ip_ranges=["203.0.113.0/24", "2001:db8::/32"])
     narrow = make_account(campaign, name="Narrow", domains=["narrow.example"], ip_ranges=["203.0.113.128/25"])
