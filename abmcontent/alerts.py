@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from abmcontent import engagement_scoring, taxonomy
+from abmcontent import engagement_scoring, milestones, taxonomy
 from abmcontent.extensions import db
 from abmcontent.models import Account, Alert, Contact, EngagementEvent, User
 
@@ -40,6 +40,11 @@ def _add(key: str, user_id: int, account_id: int, kind: str, params: dict, now: 
         return False
 
 
+def news(owner_id: int, account_id: int, item_id: int, title: str, feed: str, now: datetime) -> bool:
+    """A news item about one of the owner's accounts (abmcontent.news); told once per item."""
+    return _add(f"news:{item_id}", owner_id, account_id, "news", {"title": title[:300], "feed": feed[:300]}, now)
+
+
 @dataclass
 class Evaluation:
     accounts: int = 0
@@ -49,9 +54,10 @@ class Evaluation:
 def evaluate(now: datetime) -> Evaluation:
     e = EngagementEvent
     recent = (e.occurred_at > now - WINDOW) & (e.occurred_at <= now) & engagement_scoring.by_people()
-    rows = db.session.execute(select(Account.id, Account.owner_id, Account.tier).where(
-        Account.owner_id.is_not(None),
-        Account.id.in_(select(e.account_id).where(recent, e.account_id.is_not(None)).distinct()))).all()
+    first_seen = select(e.account_id, func.min(e.occurred_at).label("first")) \
+        .where(recent, e.account_id.is_not(None)).group_by(e.account_id).subquery()
+    rows = db.session.execute(select(Account.id, Account.owner_id, Account.tier, first_seen.c.first)
+                              .join(first_seen, first_seen.c.account_id == Account.id)).all()
     report = Evaluation(accounts=len(rows))
     if not rows:
         return report
@@ -59,8 +65,12 @@ def evaluate(now: datetime) -> Evaluation:
     ids = [row.id for row in rows]
     scores = engagement_scoring.account_scores(ids, now, config)
     surges = engagement_scoring.surges(ids, now, config)
+    milestones.reach("engaged", {row.id: row.first for row in rows})
+    milestones.reach("mqa", {row.id: now for row in rows if engagement_scoring.is_mqa(row.tier, scores[row.id], config)})
     year, week, _weekday = now.isocalendar()
-    for account_id, owner_id, tier in rows:
+    for account_id, owner_id, tier, _first in rows:
+        if owner_id is None:  # milestones count for the KPIs; alerts need someone to tell
+            continue
         score = scores[account_id]
         if engagement_scoring.is_mqa(tier, score, config):
             report.created += _add(f"mqa:{account_id}", owner_id, account_id, "mqa",
@@ -93,6 +103,8 @@ def say(alert: Alert) -> str:
     if alert.kind == "surge":
         return _("%(account)s is surging: %(now)s points this week, %(usual)s in a usual week.", account=name,
                  now=p.get("this_week"), usual=p.get("usual"))
+    if alert.kind == "news":
+        return _("News about %(account)s: %(title)s", account=name, title=p.get("title", ""))
     return _("%(person)s (%(title)s) at %(account)s engaged: %(event)s.", person=p.get("name", ""),
              title=p.get("title", ""), account=name, event=taxonomy.label("event", p.get("event", "")))
 

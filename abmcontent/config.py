@@ -73,6 +73,8 @@ class Defaults:
     FREQUENCY_DAYS = 7          # … in this many days
     TOKEN_MISS_LIMIT = 20      # unknown personalized-link tokens per client address …
     TOKEN_MISS_WINDOW = 600    # … per this many seconds, then 429 until the window passes
+    NEWS_INTERVAL_MINUTES = 60  # how often an account's news feeds are read (longer after failures)
+    NEWS_ALLOW_PRIVATE = False  # read feeds on private/loopback addresses (tests; never in production)
     # The ordered buyer journey and the personas; an instance may override them in instance/settings.py.
     JOURNEY_STAGES = ("awareness", "consideration", "decision", "onboarding", "expansion")
     PERSONAS = ("economic_buyer", "technical_evaluator", "end_user", "champion", "procurement")

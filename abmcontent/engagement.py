@@ -33,10 +33,13 @@ class TimelineItem:
     seconds: float | None
     variant: str
     machine: str = ""   # why a proxy or a link scanner made it, not a person (abmcontent.machines)
+    title: str = ""     # type "news": the headline, plain text (abmcontent.news)
+    link: str = ""      # type "news": where it was published, http(s) only
+    source: str = ""    # type "news": the feed it came from
 
 
-def timeline(account_id: int, limit: int = 25) -> list[TimelineItem]:
-    """The newest events of an account, newest first, with names instead of ids."""
+def timeline(account_id: int, limit: int = 25, news: bool = True) -> list[TimelineItem]:
+    """The newest events of an account, and news about it, newest first, with names instead of ids."""
     rows = db.session.execute(
         select(EngagementEvent.occurred_at, EngagementEvent.type, Contact.first_name, Contact.last_name,
                Asset.title, LandingPage.title, EngagementEvent.value, EngagementEvent.variant, EngagementEvent.machine)
@@ -45,6 +48,14 @@ def timeline(account_id: int, limit: int = 25) -> list[TimelineItem]:
         .outerjoin(LandingPage, LandingPage.id == EngagementEvent.landing_page_id)
         .where(EngagementEvent.account_id == account_id)
         .order_by(EngagementEvent.occurred_at.desc(), EngagementEvent.id.desc()).limit(limit))
-    return [TimelineItem(at, type_, f"{first or ''} {last or ''}".strip(), asset or "", page or "", value,
-                         variant, machine)
-            for at, type_, first, last, asset, page, value, variant, machine in rows]
+    items = [TimelineItem(at, type_, f"{first or ''} {last or ''}".strip(), asset or "", page or "", value,
+                          variant, machine)
+             for at, type_, first, last, asset, page, value, variant, machine in rows]
+    if not news:
+        return items
+    from abmcontent import news as account_news
+
+    items += [TimelineItem(account_news.shown_at(n), "news", "", "", "", None, "", title=n.title, link=n.link,
+                           source=account_news.feed_name(n.feed))
+              for n in account_news.items_for(account_id, limit)]
+    return sorted(items, key=lambda item: item.at, reverse=True)[:limit]  # stable: ties keep their order

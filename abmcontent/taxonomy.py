@@ -142,6 +142,9 @@ EVENT_LABELS = {"page_view": _l("Page view"), "time_on_page": _l("Time on page")
                 "event_registered": _l("Registered for an event"), "event_declined": _l("Declined an event"),
                 "event_attended": _l("Attended an event")}
 MAIL_FORMAT_LABELS = {"letter": _l("Letter"), "postcard": _l("Postcard")}
+DEAL_STAGE_LABELS = {"qualification": _l("Qualification"), "discovery": _l("Discovery"),
+                     "proposal": _l("Proposal"), "negotiation": _l("Negotiation"),
+                     "closed_won": _l("Closed won"), "closed_lost": _l("Closed lost")}
 
 
 def region_options() -> list[tuple[str, str]]:
@@ -181,6 +184,7 @@ def label(kind: str, value: str) -> str:
         "import_field": IMPORT_FIELD_LABELS, "section": SECTION_LABELS, "variant": VARIANT_LABELS,
         "rule": RULE_LABELS, "event": EVENT_LABELS, "enrollment": ENROLLMENT_LABELS, "channel": CHANNEL_LABELS,
         "touchpoint": TOUCHPOINT_LABELS, "task": TASK_LABELS, "mail_format": MAIL_FORMAT_LABELS,
+        "deal_stage": DEAL_STAGE_LABELS,
     }[kind]
     found = table.get(value)
     return str(found) if found is not None else value.replace("_", " ").capitalize()

@@ -6,6 +6,7 @@ import re
 import shutil
 import threading
 import uuid
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -220,23 +221,39 @@ class LiveURL(str):
         return value
 
 
-@pytest.fixture
-def live_server(tmp_path, sqlite_template):
-    """The app served on a loopback port with the demo data loaded; yields its base URL."""
+@contextmanager
+def _serving(tmp_path, sqlite_template, with_demo: bool):
     path = tmp_path / "live.db"
     shutil.copy(sqlite_template, path)
     app = create_app(_config(tmp_path, f"sqlite:///{path}", WTF_CSRF_ENABLED=True))
-    from abmcontent import demo
+    if with_demo:
+        from abmcontent import demo
 
-    with app.app_context():
-        demo.load(app.config["CONTENT_FOLDER"], NOW, app.config["UPLOAD_FOLDER"])
+        with app.app_context():
+            demo.load(app.config["CONTENT_FOLDER"], NOW, app.config["UPLOAD_FOLDER"])
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield LiveURL(f"http://127.0.0.1:{server.server_port}", app)
-    server.shutdown()
-    with app.app_context():
-        db.engine.dispose()
+    try:
+        yield LiveURL(f"http://127.0.0.1:{server.server_port}", app)
+    finally:
+        server.shutdown()
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture
+def live_server(tmp_path, sqlite_template):
+    """The app served on a loopback port with the demo data loaded; yields its base URL."""
+    with _serving(tmp_path, sqlite_template, with_demo=True) as url:
+        yield url
+
+
+@pytest.fixture
+def bare_live_server(tmp_path, sqlite_template):
+    """The app served on a loopback port on an empty database, for fixtures computed by hand."""
+    with _serving(tmp_path, sqlite_template, with_demo=False) as url:
+        yield url
 
 
 class SMTPRecorder:

@@ -77,6 +77,7 @@ class Touchpoint(db.Model):
     __table_args__ = (
         Index("ix_touchpoints_due", "status", "due_at"),
         Index("ix_touchpoints_lease", "status", "lease_until"),
+        Index("ix_touchpoints_sent", "channel", "sent_at"),  # emails sent in a period (KPIs)
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -23,6 +23,7 @@ RECURRING = {
     "event_updates": ("abmcontent.scheduler.jobs:send_event_updates", 30),
     "engagement_alerts": ("abmcontent.scheduler.jobs:engagement_alerts", 60),
     "alert_digests": ("abmcontent.scheduler.jobs:alert_digests", 3600),
+    "account_news": ("abmcontent.scheduler.jobs:read_account_news", 300),
 }
 
 

@@ -45,3 +45,10 @@ def alert_digests() -> int:
     from abmcontent import alerts
 
     return alerts.send_digests(datetime.now(timezone.utc))
+
+
+def read_account_news() -> int:
+    """Accounts' news feeds that are due (each about hourly): new items to the timeline and owners."""
+    from abmcontent import news
+
+    return news.read_due(datetime.now(timezone.utc)).claimed

@@ -10,6 +10,8 @@ from flask_login import current_user, login_required
 
 from abmcontent import (accounts, alerts, contacts, crm_csv, engagement, engagement_scoring, identification, landing, plans,
                         scoring)
+from abmcontent import news
+from abmcontent import deals
 from abmcontent.errors import ValidationError
 from abmcontent.extensions import htmx
 from abmcontent.web.rendering import page_or_fragment, roles_required
@@ -106,7 +108,9 @@ def _page_context(account):
                 recommendations=accounts.recommendations(account, _now()),
                 can_edit=accounts.can_edit(current_user),
                 can_qualify=accounts.can_qualify(current_user, account),
-                can_decide=current_user.has_role(*accounts.QUALIFIER_ROLES))
+                can_decide=current_user.has_role(*accounts.QUALIFIER_ROLES),
+                feeds=news.feeds_for(account.id, _now()), can_manage_feeds=news.can_manage(current_user, account),
+                account_deals=deals.deals_for_account(account.id), can_add_deal=deals.can_create(current_user, account))
 
 
 @bp.get("/<int:account_id>")

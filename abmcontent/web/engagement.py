@@ -94,5 +94,8 @@ def handoffs():
     """Marketing's view of what sales did with its MQAs, and why."""
     from datetime import timedelta
 
+    from abmcontent import deals
+
     since = datetime.now(timezone.utc) - timedelta(days=90)
-    return render_template("engagement/handoffs.html", items=alerts.handoffs(), counts=alerts.acceptance(since))
+    return render_template("engagement/handoffs.html", items=alerts.handoffs(), counts=alerts.acceptance(since),
+                           closed_deals=deals.recent_closed(since, 50), deal_counts=deals.close_counts(since))
