@@ -31,8 +31,10 @@ class EngagementEvent(db.Model):
         # "what has this contact (account) consumed lately": a covering seek per event type
         Index("ix_engagement_events_contact_type", "contact_id", "type", "id"),
         Index("ix_engagement_events_account_type", "account_id", "type", "id"),
-        # the KPI dashboard: one event type over a period (opens, clicks, form fills, meetings)
-        Index("ix_engagement_events_type_time", "type", "occurred_at"),
+        # the KPI dashboard: covering, so a period's figures are read from this index alone
+        # (bench/kpis.py: 2-3x faster than seeking table rows through an index on the time)
+        Index("ix_engagement_events_type_time", "type", "occurred_at", "machine", "account_id", "value",
+              "touchpoint_id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

@@ -118,7 +118,7 @@ def upgrade():
     with op.batch_alter_table('engagement_events', schema=None) as batch_op:
         batch_op.add_column(sa.Column('machine', sa.String(length=40), server_default='', nullable=False))
         batch_op.add_column(sa.Column('touchpoint_id', sa.Integer(), nullable=True))
-        batch_op.create_index('ix_engagement_events_type_time', ['type', 'occurred_at'], unique=False)
+        batch_op.create_index('ix_engagement_events_type_time', ['type', 'occurred_at', 'machine', 'account_id', 'value', 'touchpoint_id'], unique=False)
 
     with op.batch_alter_table('touchpoints', schema=None) as batch_op:
         batch_op.create_index('ix_touchpoints_sent', ['channel', 'sent_at'], unique=False)
