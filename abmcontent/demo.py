@@ -134,7 +134,64 @@ def load(content_folder: str, now: datetime, upload_folder: str) -> DemoReport:
 
     plans.install_templates(None, now)
     _event_and_plan(campaign, now)
+    _results(owner, now)
     return DemoReport(created_users, created_accounts, created_contacts, report)
+
+
+def _results(owner: User, now: datetime) -> None:
+    """Four months of what the results page shows: people engaging at the target accounts (and
+    a few others), first engagement and MQA dates, deals won, lost and open, and monthly spend.
+    Fixed by a seeded random generator, so every demo looks the same; added once."""
+    import random
+    from datetime import date, timedelta
+
+    from abmcontent.models import AccountMilestone, Deal, EngagementEvent, Spend
+
+    if db.session.scalar(select(Deal.id).limit(1)) is not None:
+        return
+    rng = random.Random(6)
+    targets = list(db.session.scalars(select(Account).where(Account.target_status == "agreed").order_by(Account.id)))
+    others = list(db.session.scalars(select(Account).where(Account.target_status.is_(None))
+                                     .order_by(Account.id).limit(12)))
+    kinds = ["page_view"] * 6 + ["time_on_page"] * 5 + ["asset_open"] * 2 + ["email_open"] * 3 + \
+        ["email_click", "form_fill", "cta_click", "meeting_booked"]
+    events, milestones = [], []
+    for account, busy in [(a, 40) for a in targets] + [(a, 6) for a in others]:
+        people = [c.id for c in account.contacts] or [None]
+        times = sorted(now - timedelta(days=rng.random() * 120, hours=rng.random() * 8) for _ in range(busy))
+        for n, when in enumerate(times):
+            kind = rng.choice(kinds)
+            events.append(EngagementEvent(key=f"demo{account.id:06d}{n:04d}".ljust(32, "0"), type=kind, occurred_at=when,
+                                          account_id=account.id, contact_id=rng.choice(people),
+                                          value=rng.uniform(20, 300) if kind == "time_on_page" else None,
+                                          channel="email" if kind.startswith("email") else "web"))
+        milestones.append(AccountMilestone(account_id=account.id, kind="engaged", reached_at=times[0]))
+        if busy > 10:
+            milestones.append(AccountMilestone(account_id=account.id, kind="mqa", reached_at=times[len(times) // 3]))
+    today = now.date()
+    deals = []
+    for n, account in enumerate(targets + others[:4]):
+        created = today - timedelta(days=150 - 20 * n)
+        stage, closed, reason = [("closed_won", created + timedelta(days=60), "Chose us for month-end close speed"),
+                                 ("closed_lost", created + timedelta(days=45), "Budget moved to next fiscal year"),
+                                 ("proposal", None, ""), ("discovery", None, "")][n % 4]
+        if closed and closed > today:
+            stage, closed, reason = "negotiation", None, ""
+        deals.append(Deal(account_id=account.id, name=f"{account.name} — data platform", stage=stage,
+                          amount=rng.randrange(60, 400) * 1000, created_on=created,
+                          proposal_sent_on=created + timedelta(days=20) if stage != "discovery" else None,
+                          meetings=rng.randrange(1, 6), closed_on=closed, close_reason=reason, owner_id=owner.id,
+                          created_at=now, updated_at=now))
+    spends = []
+    month = date(today.year, today.month, 1)
+    for _ in range(6):
+        for program, category, amount in (("abm", "content", 6000), ("abm", "advertising", 4000),
+                                          ("abm", "contact_discovery", 1500), ("general", "advertising", 12000),
+                                          ("general", "content", 3000)):
+            spends.append(Spend(program=program, category=category, month=month, amount=amount, created_at=now))
+        month = (month - timedelta(days=1)).replace(day=1)
+    db.session.add_all(events + milestones + deals + spends)
+    db.session.commit()
 
 
 DEMO_EVENT = "Data leaders roundtable: closing the books faster"
