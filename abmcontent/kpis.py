@@ -320,15 +320,20 @@ class Dashboard:
     notes: list[str] = field(default_factory=list)
 
 
+def _people_in_period(scope: Scope) -> list:
+    """What every engagement figure counts: events people made at known accounts in scope, in the period."""
+    e = EngagementEvent
+    low, high = scope.bounds()
+    return [e.occurred_at >= low, e.occurred_at < high, engagement_scoring.by_people(), e.account_id.is_not(None),
+            *_where_scope(e.account_id, scope)]
+
+
 def _event_totals(scope: Scope, spans: list[Bucket]) -> tuple[dict[str, tuple[int, float]], dict[str, list[float]]]:
     """Per event type: (count, value total) over the period and counts per bucket."""
     e = EngagementEvent
-    low, high = scope.bounds()
     day = _local_day(e.occurred_at, scope)
     rows = db.session.execute(
-        select(e.type, day, func.count(), func.sum(e.value))
-        .where(e.occurred_at >= low, e.occurred_at < high, e.machine == "", e.account_id.is_not(None),
-               *_where_scope(e.account_id, scope))
+        select(e.type, day, func.count(), func.sum(e.value)).where(*_people_in_period(scope))
         .group_by(e.type, day)).all()
     totals: dict[str, tuple[int, float]] = {}
     per_bucket: dict[str, list[float]] = defaultdict(lambda: [0.0] * len(spans))
@@ -344,12 +349,9 @@ def _event_totals(scope: Scope, spans: list[Bucket]) -> tuple[dict[str, tuple[in
 
 
 def _distinct(column, scope: Scope, *conditions) -> int:
-    e = EngagementEvent
-    low, high = scope.bounds()
-    kinds = [] if conditions else [e.type.in_(EVENT_TYPES)]  # lets the planner read only the covering index
+    kinds = [] if conditions else [EngagementEvent.type.in_(EVENT_TYPES)]  # the planner reads only the covering index
     return db.session.scalar(select(func.count(distinct(column))).where(
-        e.occurred_at >= low, e.occurred_at < high, e.machine == "", e.account_id.is_not(None), *conditions, *kinds,
-        *_where_scope(e.account_id, scope))) or 0
+        *_people_in_period(scope), *conditions, *kinds)) or 0
 
 
 def _emails(scope: Scope, spans: list[Bucket]) -> dict[str, list[int]]:
@@ -365,7 +367,7 @@ def _emails(scope: Scope, spans: list[Bucket]) -> dict[str, list[int]]:
     for kind, key in (("email_open", "opened"), ("email_click", "clicked")):
         rows = db.session.execute(
             select(day, func.count(distinct(e.touchpoint_id))).select_from(e).join(t, t.id == e.touchpoint_id)
-            .where(e.type == kind, e.occurred_at >= low, e.machine == "", *sent_in_period).group_by(day))
+            .where(e.type == kind, e.occurred_at >= low, engagement_scoring.by_people(), *sent_in_period).group_by(day))
         for when, count in rows:
             found[key][which(when)] += count
     return found
@@ -510,12 +512,9 @@ def dashboard(scope: Scope) -> Dashboard:
 
 def _target_engagement(scope: Scope) -> tuple[float, int]:
     e = EngagementEvent
-    low, high = scope.bounds()
     targets = select(Account.id).where(Account.target_status == "agreed")
     rows = db.session.execute(
-        select(e.type, func.count(), func.sum(e.value))
-        .where(e.occurred_at >= low, e.occurred_at < high, e.machine == "", e.account_id.in_(targets),
-               *_where_scope(e.account_id, scope))
+        select(e.type, func.count(), func.sum(e.value)).where(*_people_in_period(scope), e.account_id.in_(targets))
         .group_by(e.type)).all()
     weights = engagement_scoring.settings().weights
     points = sum(engagement_scoring.points(kind, n, v, weights) for kind, n, v in rows)
