@@ -62,6 +62,10 @@ def create_app(config: dict | None = None) -> Flask:
 
     web.init_app(app)
 
+    from abmcontent import api
+
+    api.init_app(app)
+
     from abmcontent import cli
 
     cli.init_app(app)

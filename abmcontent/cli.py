@@ -267,5 +267,8 @@ def init_app(app: Flask) -> None:
         app.cli.add_command(group)
     app.cli.add_command(serve)
     from abmcontent.direct_mail_cli import directmail_cli
+    from abmcontent.tokens_cli import tokens_cli
+
+    app.cli.add_command(tokens_cli)
 
     app.cli.add_command(directmail_cli)

@@ -1,5 +1,6 @@
 """All models, imported so Alembic and the app see every table."""
 from abmcontent.models.alerts import ALERT_KINDS, Alert, Handoff
+from abmcontent.models.api import TOKEN_SCOPES, ApiToken
 from abmcontent.models.accounts import (TARGET_STATUSES, Account, AccountDomain, Consent, Contact,
                                         TargetDecision)
 from abmcontent.models.deals import CLOSED_STAGES, DEAL_STAGES, OPEN_STAGES, Deal
@@ -16,9 +17,12 @@ from abmcontent.models.library import Asset, AssetFile, AssetRevision, AssetTag,
 from abmcontent.models.news import FEED_STATUSES, AccountFeed, NewsItem
 from abmcontent.models.users import ROLES, User
 from abmcontent.models.visitors import PersonalUrl
+from abmcontent.models.webhooks import (DELIVERY_STATUSES, WEBHOOK_EVENTS, WebhookAttempt, WebhookDelivery,
+                                        WebhookEndpoint)
 
 __all__ = [
-    "ALERT_KINDS", "Alert", "Handoff",
+    "ALERT_KINDS", "Alert", "Handoff", "TOKEN_SCOPES", "ApiToken",
+    "DELIVERY_STATUSES", "WEBHOOK_EVENTS", "WebhookAttempt", "WebhookDelivery", "WebhookEndpoint",
     "TARGET_STATUSES", "Account", "AccountDomain", "Consent", "Contact", "TargetDecision",
     "IcpCriterion", "IcpSettings", "ImportJob", "ImportMapping",
     "Asset", "AssetFile", "AssetRevision", "AssetTag", "AssetTransition", "ROLES", "User", "PersonalUrl",

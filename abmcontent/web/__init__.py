@@ -25,6 +25,7 @@ def init_app(app: Flask) -> None:
         app.register_blueprint(blueprint)
 
     from abmcontent import markup, merge_fields
+    from abmcontent.api import problems
     from abmcontent.web import reasons
 
     reasons.init_app(app)
@@ -69,7 +70,9 @@ def init_app(app: Flask) -> None:
             response.headers.setdefault("Cache-Control", "private, no-store")
         return response
 
-    def error_page(status: int, title: str, message: str):
+    def error_page(status: int, title: str, message: str, errors: dict | None = None, headers=None):
+        if problems.is_api_request():  # the JSON API answers every error as problem details
+            return problems.problem(status, message, errors=errors, headers=headers)
         if htmx and not htmx.boosted:
             return message, status, {"Content-Type": "text/plain; charset=utf-8"}
         try:
@@ -92,7 +95,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(ValidationError)
     def invalid(error):
-        return error_page(422, _("Please check what you entered"), str(error))
+        return error_page(422, _("Please check what you entered"), str(error), errors=error.errors)
 
     @app.errorhandler(CSRFError)
     def csrf_failed(error):
@@ -102,6 +105,8 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error):
+        if problems.is_api_request():
+            return api_http_error(error)
         messages = {
             403: _("You do not have permission to do that."),
             404: _("We could not find that page."),
@@ -110,6 +115,26 @@ def init_app(app: Flask) -> None:
         }
         return error_page(error.code or 500, error.name,
                           messages.get(error.code, _("Something about that request was not right.")))
+
+    def api_http_error(error: HTTPException):
+        """webargs' 422 carries field messages in error.data; abort(403, "…") a sentence."""
+        messages = {
+            400: _("The request could not be read. Send a JSON object with Content-Type: application/json."),
+            401: _("Send a valid API token in the Authorization header."),
+            403: _("You do not have permission to do that."),
+            404: _("There is nothing at this address."),
+            405: _("That method is not available here."),
+            413: _("The request is too large."),
+            415: _("Send JSON with Content-Type: application/json."),
+            422: _("Some fields are not valid. Nothing was changed."),
+        }
+        code = error.code or 500
+        data = getattr(error, "data", None) or {}
+        custom = error.description if error.description and error.description != type(error).description else ""
+        headers = dict(error.get_headers()) if code in (405, 429) else {}
+        headers.pop("Content-Type", None)
+        return problems.problem(code, custom or messages.get(code, error.name), errors=data.get("messages"),
+                                headers=headers)
 
     @app.errorhandler(Exception)
     def server_error(error):
