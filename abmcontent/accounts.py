@@ -240,6 +240,10 @@ def validate_firmographics(data: Firmographics) -> dict[str, list[str]]:
             errors[name] = [_("Enter a number of zero or more.")]
     if data.tier not in (None, 1, 2, 3):
         errors["tier"] = [_("Tier is 1, 2 or 3.")]
+    if data.owner_id is not None:
+        owner = db.session.get(User, data.owner_id)
+        if owner is None or not owner.active:
+            errors["owner_id"] = [_("Choose an active user as the owner.")]
     if data.journey_stage not in taxonomy.stages():
         errors["journey_stage"] = [_("Choose a journey stage.")]
     bad_ranges = []

@@ -66,7 +66,8 @@ def evaluate(now: datetime) -> Evaluation:
     scores = engagement_scoring.account_scores(ids, now, config)
     surges = engagement_scoring.surges(ids, now, config)
     milestones.reach("engaged", {row.id: row.first for row in rows})
-    milestones.reach("mqa", {row.id: now for row in rows if engagement_scoring.is_mqa(row.tier, scores[row.id], config)})
+    milestones.reach("mqa", {row.id: now for row in rows if engagement_scoring.is_mqa(row.tier, scores[row.id], config)},
+                     scores, now)
     year, week, _weekday = now.isocalendar()
     for account_id, owner_id, tier, _first in rows:
         if owner_id is None:  # milestones count for the KPIs; alerts need someone to tell

@@ -19,6 +19,21 @@ accounts_cli = AppGroup("accounts", help="Target accounts: import from a CRM, sc
 contacts_cli = AppGroup("contacts", help="Stakeholders: import from a CRM.")
 purl_cli = AppGroup("purl", help="Personalized landing-page links.")
 touchpoints_cli = AppGroup("touchpoints", help="Scheduled touchpoints: the dispatcher.")
+kpis_cli = AppGroup("kpis", help="The ABM results dashboard.")
+
+
+@kpis_cli.command("rollup")
+def roll_up_kpis() -> None:
+    """Build or catch up the dashboard's daily rollups now (the scheduler does it every minute)."""
+    from abmcontent import kpi_rollups
+
+    report = kpi_rollups.roll(current_app.config["BABEL_DEFAULT_TIMEZONE"], _now())
+    if not report.claimed:
+        raise click.ClickException("Another process is rolling up the KPIs right now; try again in a few minutes.")
+    if report.rebuilt:
+        click.echo("The time zone changed: the rollups were rebuilt from the events.")
+    click.echo(f"Rolled up {report.events:,} events and {report.sends:,} email sends; "
+               f"events up to id {report.through:,}, {report.gaps} ids still awaited.")
 
 
 @touchpoints_cli.command("dispatch")
@@ -263,7 +278,7 @@ def create_purl(account_ref: str, email: str | None, slug: str | None) -> None:
 
 def init_app(app: Flask) -> None:
     for group in (users_cli, content_cli, demo_cli, accounts_cli, contacts_cli, scheduler_cli, purl_cli,
-                  touchpoints_cli):
+                  touchpoints_cli, kpis_cli):
         app.cli.add_command(group)
     app.cli.add_command(serve)
     from abmcontent.direct_mail_cli import directmail_cli

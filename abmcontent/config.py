@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from types import MappingProxyType
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,6 +51,9 @@ def from_environment(instance_path: str) -> dict:
         # How many proxies in front of the app append to X-Forwarded-For; 0 (no proxy) ignores the
         # header entirely, so a visitor cannot claim a target account's IP by sending one.
         "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "0")),
+        # Where rate-limit counters live: memory:// counts per process; redis://host:6379 or
+        # memcached://host:11211 share one count between every worker and machine.
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
     }
 
 
@@ -73,8 +77,28 @@ class Defaults:
     FREQUENCY_DAYS = 7          # … in this many days
     TOKEN_MISS_LIMIT = 20      # unknown personalized-link tokens per client address …
     TOKEN_MISS_WINDOW = 600    # … per this many seconds, then 429 until the window passes
+    # Requests per client IP (abmcontent.rate_limits; `limits` syntax), generous enough for an
+    # office of a few hundred people behind one NAT address reading one campaign at once. Over
+    # a limit, pages and forms answer 429, a beacon 429; a tracked link or a call to action
+    # still redirects and a pixel still answers, but nothing is recorded. An instance may set
+    # RATE_LIMITS = {"page": "300/minute"} alone: the others keep these values.
+    RATE_LIMITS = MappingProxyType({
+        "page": "600/minute",         # landing page views
+        "asset": "600/minute",        # asset pages and downloads
+        "form": "60/minute",          # gated-form submissions
+        "cta": "600/minute",          # call-to-action clicks
+        "beacon": "1200/minute",      # time-on-page beacons (one a minute per open page, one at each hide)
+        "pixel": "3000/minute",       # email opens: image proxies (Gmail, Apple) fetch for many readers
+        "click": "1200/minute",       # tracked email links: link scanners click for a whole company
+        "unsubscribe": "60/minute",   # the unsubscribe page and its one-click POST
+        "api_read": "1200/minute",    # JSON API reads, per token (a CRM paging through accounts)
+        "api_write": "300/minute",    # JSON API changes, per token (event batches count once a call)
+        "api_denied": "60/minute",    # JSON API calls without a valid token, per client IP
+    })
     NEWS_INTERVAL_MINUTES = 60  # how often an account's news feeds are read (longer after failures)
     NEWS_ALLOW_PRIVATE = False  # read feeds on private/loopback addresses (tests; never in production)
+    WEBHOOKS_ALLOW_PRIVATE = False  # post webhooks to private/loopback addresses (tests; never in production)
+    WEBHOOKS_ALLOW_HTTP = False     # accept plain http:// webhook endpoints (tests, a receiver on the same host)
     # The ordered buyer journey and the personas; an instance may override them in instance/settings.py.
     JOURNEY_STAGES = ("awareness", "consideration", "decision", "onboarding", "expansion")
     PERSONAS = ("economic_buyer", "technical_evaluator", "end_user", "champion", "procurement")

@@ -86,9 +86,11 @@ class DealFilters:
     sort: str = "created"
     direction: str = "desc"
     page: int = 1
+    account_id: int | None = None
 
     def active(self) -> bool:
-        return any([self.q.strip(), self.stage, self.owner, self.closed_from, self.closed_to])
+        return any([self.q.strip(), self.stage, self.owner, self.closed_from, self.closed_to,
+                    self.account_id is not None])
 
 
 @dataclass
@@ -366,6 +368,8 @@ def _who_conditions(filters: DealFilters) -> list:
 
 def _conditions(filters: DealFilters) -> list:
     conditions = _who_conditions(filters)
+    if filters.account_id is not None:
+        conditions.append(Deal.account_id == filters.account_id)
     if filters.stage in DEAL_STAGES:
         conditions.append(Deal.stage == filters.stage)
     elif filters.stage == "open":
@@ -501,7 +505,7 @@ def _apply(deal: Deal, values: DealValues, owner_id: int | None, now: datetime) 
     deal.updated_at = now
 
 
-def create_deal(account_id: int, data: DealInput, user: User, now: datetime) -> Deal:
+def create_deal(account_id: int, data: DealInput, user: User, now: datetime, source: str = "ui") -> Deal:
     """A new deal on an account: its owner (a sales rep), or a campaign manager."""
     account = db.session.get(Account, account_id)
     if account is None:
@@ -509,7 +513,7 @@ def create_deal(account_id: int, data: DealInput, user: User, now: datetime) -> 
     if not can_create(user, account):
         raise PermissionDenied(_("Only the account's owner or a campaign manager can add deals to it."))
     values, owner_id = _checked(data, now, None)
-    deal = Deal(account_id=account.id, created_at=now, source="ui")
+    deal = Deal(account_id=account.id, created_at=now, source=source)
     _apply(deal, values, owner_id, now)
     db.session.add(deal)
     db.session.commit()
@@ -524,6 +528,65 @@ def update_deal(deal_id: int, data: DealInput, user: User, now: datetime) -> Dea
     _apply(deal, values, owner_id, now)
     db.session.commit()
     return deal
+
+
+def _changed(data: DealInput, changes: dict[str, str], was_closed: bool, now: datetime) -> DealInput:
+    """`data` with `changes` on top; closing without a date closes today, as the close button does."""
+    for name, value in changes.items():
+        if name not in DealInput.__dataclass_fields__:
+            raise ValueError(f"not a deal field: {name}")
+        setattr(data, name, value)
+    if data.stage in CLOSED_STAGES and not was_closed and "closed_on" not in changes:
+        data.closed_on = now.date().isoformat()
+    return data
+
+
+def patch_deal(deal_id: int, changes: dict[str, str], user: User, now: datetime) -> Deal:
+    """Change only the fields given (as DealInput's text); the others keep their values."""
+    deal = get_deal(deal_id)
+    _require_edit(user, deal)
+    data = _changed(input_for(deal), changes, deal.stage in CLOSED_STAGES, now)
+    values, owner_id = _checked(data, now, deal)
+    _apply(deal, values, owner_id, now)
+    db.session.commit()
+    return deal
+
+
+def account_from(account_id: int | None = None, account_crm_id: str = "", text: str = "") -> Account | None:
+    """The account a caller names by our id, its CRM id, or its name or domain; None if none is given."""
+    if account_id is not None:
+        account = db.session.get(Account, account_id)
+        if account is None:
+            raise ValidationError({"account_id": [_("No account has this id.")]})
+        return account
+    if (account_crm_id or "").strip():
+        account = db.session.scalar(select(Account).where(Account.crm_id == account_crm_id.strip()).limit(1))
+        if account is None:
+            raise ValidationError({"account_crm_id": [_("No account has this CRM id.")]})
+        return account
+    if (text or "").strip():
+        return account_for(text)
+    return None
+
+
+def upsert_by_crm_id(crm_id: str, account: Account | None, changes: dict[str, str], user: User,
+                     now: datetime) -> tuple[Deal, bool]:
+    """The deal with this CRM id changed by `changes` (fields not given keep their values), or a new
+    one on `account` when there is none: what a CRM sync sends. Also whether it was created."""
+    crm_id = _one_line(crm_id)
+    if not crm_id or len(crm_id) > MAX_CRM_ID:
+        raise ValidationError({"crm_id": [_("Keep the CRM id under %(n)s characters.", n=MAX_CRM_ID)]})
+    changes = {**changes, "crm_id": crm_id}
+    deal = db.session.scalar(select(Deal).where(Deal.crm_id == crm_id).order_by(Deal.id).limit(1))
+    if deal is None:
+        if account is None:
+            raise ValidationError({"account_id": [_("Say which account a new deal is with.")]})
+        data = _changed(DealInput(created_on=now.date().isoformat()), changes, False, now)
+        return create_deal(account.id, data, user, now, source="api"), True
+    if account is not None and account.id != deal.account_id:
+        raise ValidationError({"account_id": [_("This deal is with another account; a deal does not move "
+                                                "between accounts.")]})
+    return patch_deal(deal.id, changes, user, now), False
 
 
 def close_deal(deal_id: int, won: bool, reason: str, amount: str, closed_on: str, user: User,

@@ -192,6 +192,11 @@ def _results(owner: User, now: datetime) -> None:
         month = (month - timedelta(days=1)).replace(day=1)
     db.session.add_all(events + milestones + deals + spends)
     db.session.commit()
+    from flask import current_app
+
+    from abmcontent import kpi_rollups
+
+    kpi_rollups.roll(current_app.config["BABEL_DEFAULT_TIMEZONE"], now)  # the results page reads them
 
 
 DEMO_EVENT = "Data leaders roundtable: closing the books faster"

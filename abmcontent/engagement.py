@@ -59,3 +59,19 @@ def timeline(account_id: int, limit: int = 25, news: bool = True) -> list[Timeli
                            source=account_news.feed_name(n.feed))
               for n in account_news.items_for(account_id, limit)]
     return sorted(items, key=lambda item: item.at, reverse=True)[:limit]  # stable: ties keep their order
+
+
+def events(account_id: int | None = None, contact_id: int | None = None, type: str = "",
+           since: datetime | None = None):
+    """Engagement events matching every filter given, as a statement to page: newest first."""
+    e = EngagementEvent
+    query = select(e)
+    if account_id is not None:
+        query = query.where(e.account_id == account_id)
+    if contact_id is not None:
+        query = query.where(e.contact_id == contact_id)
+    if type:
+        query = query.where(e.type == type)
+    if since is not None:
+        query = query.where(e.occurred_at >= since)
+    return query.order_by(e.occurred_at.desc(), e.id.desc())

@@ -20,7 +20,7 @@ from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
 
-from abmcontent import taxonomy
+from abmcontent import taxonomy, webhooks
 from abmcontent.crm_layouts import name_key
 from abmcontent.errors import ValidationError
 from abmcontent.extensions import db
@@ -122,6 +122,13 @@ def submit(page: LandingPage, asset: Asset, data: GateInput, consent_wording: st
         contact.consents.append(Consent(channel="email", source=f"landing page /p/{page.slug}"[:200],
                                         wording=consent_wording, given_at=now))
         recorded = True
+    # told to webhooks in the transaction that keeps the contact (nothing is kept for free mail above)
+    webhooks.emit_form_filled(page=page, asset=asset, contact=contact, account=account,
+                              fields={"email": email, "first_name": data.first_name.strip(),
+                                      "last_name": data.last_name.strip(), "company": data.company.strip(),
+                                      "title": data.title.strip(), "persona": data.persona, "consent": data.consent},
+                              created_contact=created_contact, created_account=created_account,
+                              consent_recorded=recorded, now=now)
     db.session.commit()
     return GateResult(contact, account, created_contact, created_account, recorded)
 

@@ -28,7 +28,7 @@ from itsdangerous import BadSignature, Signer
 from sqlalchemy import String, bindparam, cast, func, select
 
 from abmcontent import accounts, taxonomy
-from abmcontent.errors import NotFound, PermissionDenied
+from abmcontent.errors import NotFound, PermissionDenied, ValidationError
 from abmcontent.extensions import db
 from abmcontent.models import Account, AccountDomain, Contact, PersonalUrl, User
 
@@ -69,13 +69,18 @@ def create_personal_url(account_id: int, contact_id: int | None, user: User | No
     if contact_id is not None:
         contact = db.session.get(Contact, contact_id)
         if contact is None or contact.account_id != account.id:
-            raise NotFound(_("That stakeholder is not at this account."))
+            raise ValidationError({"contact_id": [_("That stakeholder is not at this account.")]})
     if landing_page_id is not None:
         page = db.session.get(LandingPage, landing_page_id)
+        if page is None:
+            raise NotFound(_("That landing page does not exist."))
+        if page.status != "published":
+            raise ValidationError({"landing_page_id": [_("Publish this landing page first: a link has to open "
+                                                         "a published page.")]})
     else:
         page = db.session.scalar(select(LandingPage).where(LandingPage.status == "published")
                                  .order_by(LandingPage.published_at.desc(), LandingPage.id.desc()).limit(1))
-    if page is None or page.status != "published":
+    if page is None:
         raise NotFound(_("Publish a landing page first: a link has to open one."))
     token = secrets.token_urlsafe(TOKEN_BYTES)
     link = PersonalUrl(token_hash=hash_token(token), hint=token[:6], account_id=account.id,

@@ -22,7 +22,9 @@ What each figure means (the dashboard says it too, and the tests compute it by h
   every other account and the "general" spend. ROI = (revenue − spend) ÷ spend.
 
 Periods are calendar days in the organisation's time zone (TIMEZONE). Everything is computed with
-a handful of grouped queries over indexed columns when the page is asked for (bench/kpis.py).
+a handful of grouped queries when the page is asked for (bench/kpis.py); what people did and the
+email rates come from daily rollups (abmcontent.kpi_rollups) plus the events and sends the rollups
+do not hold yet, so the figures are the same as from the events alone, only faster.
 """
 from __future__ import annotations
 
@@ -33,13 +35,13 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import DateTime, case, cast, distinct, exists, func, literal, select
+from sqlalchemy import DateTime, case, cast, distinct, exists, func, literal, null, or_, select, union, union_all
 
-from abmcontent import engagement_scoring
+from abmcontent import engagement_scoring, kpi_rollups
 from abmcontent.errors import ValidationError
 from abmcontent.extensions import db
-from abmcontent.models import (EVENT_TYPES, Account, AccountMilestone, Contact, Deal, EngagementEvent, Enrollment, Plan,
-                               Spend, Touchpoint)
+from abmcontent.models import (EVENT_TYPES, Account, AccountMilestone, Contact, Deal, EngagementEvent, Enrollment,
+                               KpiAccountDay, KpiAccountMonth, KpiDay, KpiEmail, KpiLeadDay, Plan, Spend, Touchpoint)
 
 UTC = timezone.utc
 INFLUENCE_DAYS = 90
@@ -177,13 +179,9 @@ def _where_scope(column, scope: Scope) -> list:
 
 
 def _local_day(column, scope: Scope):
-    """The calendar day of a UTC timestamp in the organisation's zone. SQLite has no zones: the
-    offset at the period's start is used (an hour off around a clock change)."""
-    if db.engine.dialect.name == "postgresql":
-        return func.date(func.timezone(scope.tz, column))
-    start, _end = scope.bounds()
-    offset = ZoneInfo(scope.tz).utcoffset(start.replace(tzinfo=None)) or timedelta(0)
-    return func.date(column, f"{int(offset.total_seconds()):+d} seconds")
+    """The calendar day of a UTC timestamp in the organisation's zone, clock changes included."""
+    low, high = scope.bounds()
+    return kpi_rollups.local_day(column, scope.tz, low, high)
 
 
 def _as_date(value) -> date:
@@ -320,26 +318,60 @@ class Dashboard:
     notes: list[str] = field(default_factory=list)
 
 
-def _people_in_period(scope: Scope) -> list:
-    """What every engagement figure counts: events people made at known accounts in scope, in the period."""
-    e = EngagementEvent
+def _people_in_period(scope: Scope, e=EngagementEvent) -> list:
+    """What every engagement figure counts: events people made at known accounts in scope, in the period.
+    `e`: the events table, or the columns of the events not rolled up yet (kpi_rollups.Snapshot.events)."""
     low, high = scope.bounds()
-    return [e.occurred_at >= low, e.occurred_at < high, engagement_scoring.by_people(), e.account_id.is_not(None),
+    by_people = engagement_scoring.by_people() if e is EngagementEvent else e.machine == ""
+    return [e.occurred_at >= low, e.occurred_at < high, by_people, e.account_id.is_not(None),
             *_where_scope(e.account_id, scope)]
 
 
-def _event_totals(scope: Scope, spans: list[Bucket]) -> tuple[dict[str, tuple[int, float]], dict[str, list[float]]]:
+def _rolled_days(scope: Scope, *conditions):
+    """Rollup rows in the period's days and scope (the rollups' days are the scope's zone's)."""
+    r = KpiAccountDay
+    return [r.day >= scope.start, r.day <= scope.end, *_where_scope(r.account_id, scope), *conditions]
+
+
+def _merged(rows) -> list[tuple]:
+    """(key, count, value total) rows from rollups and from events, summed by key: points cap time
+    on page per key, so they must see one total, as they do without rollups. In key order, so that
+    floating-point sums come out the same whatever order the database gave."""
+    found: dict = {}
+    for key, count, value_total in rows:
+        slot = found.setdefault(key, [0, None])
+        slot[0] += count
+        if value_total is not None:
+            slot[1] = (slot[1] or 0.0) + value_total
+    return sorted((key, tuple(slot)) for key, slot in found.items())
+
+
+def _event_totals(scope: Scope, spans: list[Bucket], rolled: kpi_rollups.Snapshot | None = None
+                  ) -> tuple[dict[str, tuple[int, float]], dict[str, list[float]]]:
     """Per event type: (count, value total) over the period and counts per bucket."""
-    e = EngagementEvent
-    day = _local_day(e.occurred_at, scope)
-    rows = db.session.execute(
-        select(e.type, day, func.count(), func.sum(e.value)).where(*_people_in_period(scope))
-        .group_by(e.type, day)).all()
+    def grouped(e):
+        day = _local_day(e.occurred_at, scope)
+        return select(e.type, day, func.count(), func.sum(e.value)).where(*_people_in_period(scope, e)) \
+            .group_by(e.type, day)
+
+    if rolled is None:
+        rows = db.session.execute(grouped(EngagementEvent)).all()
+    elif _scoped_accounts(scope) is None:  # every account: a few rows a day
+        d = KpiDay
+        rows = db.session.execute(union_all(
+            select(d.type, d.day, d.events, d.value).where(d.day >= scope.start, d.day <= scope.end),
+            grouped(rolled.events().c))).all()
+    else:
+        r = KpiAccountDay
+        rows = db.session.execute(union_all(
+            select(r.type, r.day, func.sum(r.events), func.sum(r.value)).where(*_rolled_days(scope))
+            .group_by(r.day, r.type),
+            grouped(rolled.events().c))).all()
     totals: dict[str, tuple[int, float]] = {}
     per_bucket: dict[str, list[float]] = defaultdict(lambda: [0.0] * len(spans))
     which = _bucket_of(scope, spans)
     weights = engagement_scoring.settings().weights
-    for kind, when, count, value_total in rows:
+    for (kind, when), (count, value_total) in _merged(((kind, _as_date(when)), n, v) for kind, when, n, v in rows):
         n, v = totals.get(kind, (0, 0.0))
         totals[kind] = (n + count, v + (value_total or 0.0))
         slot = which(when)
@@ -354,8 +386,52 @@ def _distinct(column, scope: Scope, *conditions) -> int:
         *_people_in_period(scope), *conditions, *kinds)) or 0
 
 
-def _emails(scope: Scope, spans: list[Bucket]) -> dict[str, list[int]]:
+def _months_with_days(m, scope: Scope) -> list:
+    """KpiAccountMonth rows with a day in the period: the months it touches, the first and last
+    only on the period's days."""
+    def bits(first: int, last: int) -> int:  # days first..last of a month
+        return (1 << last) - (1 << (first - 1))
+
+    first_month, last_month = scope.start.replace(day=1), scope.end.replace(day=1)
+    if first_month == last_month:
+        wanted = literal(bits(scope.start.day, scope.end.day))
+    else:
+        wanted = case((m.month == first_month, bits(scope.start.day, 31)), (m.month == last_month, bits(1, scope.end.day)),
+                      else_=bits(1, 31))
+    return [m.month >= first_month, m.month <= last_month, m.days.op("&")(wanted) != 0]
+
+
+def _engaged_accounts(scope: Scope, rolled: kpi_rollups.Snapshot | None) -> int:
+    """Accounts where people did something in the period."""
+    if rolled is None:
+        return _distinct(EngagementEvent.account_id, scope)
+    m, tail = KpiAccountMonth, rolled.events().c
+    accounts = union(select(m.account_id).where(*_months_with_days(m, scope), *_where_scope(m.account_id, scope)),
+                     select(tail.account_id).where(*_people_in_period(scope, tail), tail.type.in_(EVENT_TYPES)))
+    return db.session.scalar(select(func.count()).select_from(accounts.subquery())) or 0
+
+
+def _leads(scope: Scope, rolled: kpi_rollups.Snapshot | None) -> int:
+    """People (contacts) who filled in a form in the period."""
+    def forms(e) -> list:
+        return [e.type == "form_fill", e.contact_id.is_not(None)]
+
+    if rolled is None:
+        return _distinct(EngagementEvent.contact_id, scope, *forms(EngagementEvent))
+    lead, tail = KpiLeadDay, rolled.events().c
+    contacts = union(
+        select(lead.contact_id).where(lead.day >= scope.start, lead.day <= scope.end,
+                                      *_where_scope(lead.account_id, scope)),
+        select(tail.contact_id).where(*_people_in_period(scope, tail), *forms(tail)))
+    return db.session.scalar(select(func.count()).select_from(contacts.subquery())) or 0
+
+
+def _emails(scope: Scope, spans: list[Bucket], rolled: kpi_rollups.Snapshot | None = None) -> dict[str, list[int]]:
     """Emails sent per bucket, and of those the ones a person opened and clicked."""
+    if rolled is not None:
+        found = _emails_rolled(scope, spans, rolled)
+        if found is not None:
+            return found
     t, e = Touchpoint, EngagementEvent
     low, high = scope.bounds()
     sent_in_period = [t.channel == "email", t.sent_at >= low, t.sent_at < high, *_where_scope(t.account_id, scope)]
@@ -370,6 +446,68 @@ def _emails(scope: Scope, spans: list[Bucket]) -> dict[str, list[int]]:
             .where(e.type == kind, e.occurred_at >= low, engagement_scoring.by_people(), *sent_in_period).group_by(day))
         for when, count in rows:
             found[key][which(when)] += count
+    return found
+
+
+def _emails_rolled(scope: Scope, spans: list[Bucket], rolled: kpi_rollups.Snapshot) -> dict[str, list[int]] | None:
+    """The same from kpi_emails for sends before the rollups' cut, the touchpoints after it, and the
+    opens and clicks not rolled yet; None when kpi_emails misses a send it should hold."""
+    t, k = Touchpoint, KpiEmail
+    low, high = scope.bounds()
+    cut = rolled.sends_through
+
+    def after_start(column):
+        return func.count(case((column >= low, 1)))
+
+    parts = []
+    since = low if cut is None or cut < low else cut
+    if since < high:  # sent after the cut: a few minutes' touchpoints (read by time first), with their rolled opens
+        recent = select(t.id, t.account_id, t.sent_at).where(t.channel == "email", t.sent_at >= since, t.sent_at < high) \
+            .cte("recent").prefix_with("MATERIALIZED")
+        day = _local_day(recent.c.sent_at, scope)
+        parts.append(select(literal("recent"), day, func.count(), after_start(k.opened_at), after_start(k.clicked_at))
+                     .select_from(recent).outerjoin(k, k.touchpoint_id == recent.c.id)
+                     .where(*_where_scope(recent.c.account_id, scope)).group_by(day))
+    scoped = _scoped_accounts(scope) is not None
+    if cut is not None and cut > low:
+        before_cut = [k.sent_day >= scope.start, k.sent_day <= scope.end, k.sent_at < cut]  # days in the rollups' zone
+        parts += [
+            select(literal("rolled"), k.sent_day, func.count(), after_start(k.opened_at), after_start(k.clicked_at))
+            .where(*before_cut, *_where_scope(k.account_id, scope)).group_by(k.sent_day),
+            # kpi_emails holds every send before the cut if it holds as many as the touchpoints do
+            select(literal("sends"), null(), func.count(), literal(0), literal(0)).select_from(t)
+            .where(t.channel == "email", t.sent_at >= low, t.sent_at < high, t.sent_at < cut),
+        ]
+        if scoped:
+            parts.append(select(literal("rolled_sends"), null(), func.count(), literal(0), literal(0)).where(*before_cut))
+    # opens and clicks not rolled yet, of the period's emails the parts above did not count as such
+    unrolled = rolled.events()
+    tail = unrolled.c
+    counted = case((tail.type == "email_open", k.opened_at), else_=k.clicked_at)
+    day = _local_day(t.sent_at, scope)
+    parts.append(
+        select(tail.type, day, func.count(distinct(t.id)), literal(0), literal(0))
+        .select_from(unrolled).join(t, t.id == tail.touchpoint_id).outerjoin(k, k.touchpoint_id == t.id)
+        .where(tail.type.in_(("email_open", "email_click")), tail.occurred_at >= low, tail.machine == "",
+               t.channel == "email", t.sent_at >= low, t.sent_at < high, *_where_scope(t.account_id, scope),
+               or_(counted.is_(None), counted < low))
+        .group_by(tail.type, day))
+    rows = db.session.execute(union_all(*parts)).all()
+    checks = {part: count for part, _when, count, _o, _c in rows if part in ("rolled_sends", "sends")}
+    if not scoped:
+        checks["rolled_sends"] = sum(count for part, _when, count, _o, _c in rows if part == "rolled")
+    if checks.get("rolled_sends", 0) != checks.get("sends", 0):
+        return None
+    which = _bucket_of(scope, spans)
+    found = {"sent": [0] * len(spans), "opened": [0] * len(spans), "clicked": [0] * len(spans)}
+    for part, when, count, opened, clicked in rows:
+        if part in ("recent", "rolled"):
+            slot = which(when)
+            found["sent"][slot] += count
+            found["opened"][slot] += opened
+            found["clicked"][slot] += clicked
+        elif part in ("email_open", "email_click"):
+            found["opened" if part == "email_open" else "clicked"][which(when)] += count
     return found
 
 
@@ -417,35 +555,64 @@ def _influenced(scope: Scope) -> tuple[int, int]:
 
 
 def _funnel(scope: Scope) -> list[FunnelStage]:
-    accounts = _scoped_accounts(scope)
+    """Each target account's furthest stage by the period's end, in one statement: the stages are
+    checked in order and stop at the first one it has not reached (a few index looks per account)."""
+    a, m, d = Account, AccountMilestone, Deal
     low, high = scope.bounds()
-
-    def ids(query) -> set[int]:
-        if accounts is not None:
-            query = query.where(query.selected_columns[0].in_(accounts))
-        return set(db.session.scalars(query))
-
-    m = AccountMilestone
-    sets = [
-        ("targeted", ids(select(Account.id).where(Account.target_status == "agreed"))),
-        ("engaged", ids(select(m.account_id).where(m.kind == "engaged", m.reached_at < high))),
-        ("mqa", ids(select(m.account_id).where(m.kind == "mqa", m.reached_at < high))),
-        ("opportunity", ids(select(Deal.account_id).where(Deal.created_on <= scope.end).distinct())),
-        ("won", ids(select(Deal.account_id).where(Deal.stage == "closed_won", Deal.closed_on <= scope.end)
-                    .distinct())),
+    reached = [
+        exists().where(m.account_id == a.id, m.kind == "engaged", m.reached_at < high),
+        exists().where(m.account_id == a.id, m.kind == "mqa", m.reached_at < high),
+        exists().where(d.account_id == a.id, d.created_on <= scope.end),
+        exists().where(d.account_id == a.id, d.stage == "closed_won", d.closed_on <= scope.end),
     ]
-    stages, within = [], None
-    for key, found in sets:
-        current = found if within is None else within & found
-        before = None if within is None else len(within)
-        stages.append(FunnelStage(key, len(current), _ratio(len(current), before) if before is not None else None))
-        within = current
+    furthest = case(*[(~condition, n) for n, condition in enumerate(reached)], else_=len(reached)).label("furthest")
+    accounts = select(furthest).where(a.target_status == "agreed", *_where_scope(a.id, scope)).subquery()
+    at = dict(db.session.execute(select(accounts.c.furthest, func.count()).group_by(accounts.c.furthest)).all())
+    stages, before = [], None
+    for n, key in enumerate(FUNNEL):  # targeted, then one stage per condition
+        count = sum(found for stage, found in at.items() if stage >= n)
+        stages.append(FunnelStage(key, count, _ratio(count, before) if before is not None else None))
+        before = count
     return stages
 
 
-def dashboard(scope: Scope) -> Dashboard:
+@dataclass(frozen=True)
+class _Engagement:
+    totals: dict[str, tuple[int, float]]
+    per_bucket: dict[str, list[float]]
+    target_points: float
+    target_meetings: int
+    engaged: int
+    leads: int
+    emails: dict[str, list[int]]
+
+
+def _engagement(scope: Scope, spans: list[Bucket], rolled: kpi_rollups.Snapshot | None) -> _Engagement:
+    totals, per_bucket = _event_totals(scope, spans, rolled)
+    # points and meetings per target account: the events of agreed target accounts only
+    target_points, target_meetings = _target_engagement(scope, rolled)
+    return _Engagement(totals, per_bucket, target_points, target_meetings, _engaged_accounts(scope, rolled),
+                       _leads(scope, rolled), _emails(scope, spans, rolled))
+
+
+def _engagement_figures(scope: Scope, spans: list[Bucket], rollups: bool) -> _Engagement:
+    """From the daily rollups plus what they do not hold yet (kpi_rollups), read again if the job
+    moved them meanwhile; from the events alone when there are none in the scope's zone."""
+    for _attempt in range(3):
+        rolled = kpi_rollups.snapshot(scope.tz) if rollups else None
+        found = _engagement(scope, spans, rolled)
+        if rolled is None or kpi_rollups.unchanged(rolled):
+            return found
+    return _engagement(scope, spans, None)
+
+
+def dashboard(scope: Scope, rollups: bool = True) -> Dashboard:
+    """Every figure of the period and scope; `rollups=False` reads events only (the same figures)."""
     spans = buckets(scope)
-    totals, per_bucket = _event_totals(scope, spans)
+    engagement = _engagement_figures(scope, spans, rollups)
+    totals, per_bucket, emails = engagement.totals, engagement.per_bucket, engagement.emails
+    target_points, target_meetings = engagement.target_points, engagement.target_meetings
+    engaged, leads = engagement.engaged, engagement.leads
     count = {kind: n for kind, (n, _v) in totals.items()}
     accounts = _scoped_accounts(scope)
     targeted_query = select(func.count()).select_from(Account).where(Account.target_status == "agreed")
@@ -456,12 +623,6 @@ def dashboard(scope: Scope) -> Dashboard:
         contacts_query = contacts_query.where(Account.id.in_(accounts))
     targeted = db.session.scalar(targeted_query) or 0
     contacts = db.session.scalar(contacts_query) or 0
-    # points and meetings per target account: the events of agreed target accounts only
-    target_points, target_meetings = _target_engagement(scope)
-    engaged = _distinct(EngagementEvent.account_id, scope)
-    leads = _distinct(EngagementEvent.contact_id, scope, EngagementEvent.type == "form_fill",
-                      EngagementEvent.contact_id.is_not(None))
-    emails = _emails(scope, spans)
     mqas = _milestones("mqa", scope, spans)
     deals = _deals(scope)
     figures = deal_figures(deals, scope.start, scope.end)
@@ -510,15 +671,25 @@ def dashboard(scope: Scope) -> Dashboard:
                      _funnel(scope), spend, targeted, nothing, notes)
 
 
-def _target_engagement(scope: Scope) -> tuple[float, int]:
-    e = EngagementEvent
+def _target_engagement(scope: Scope, rolled: kpi_rollups.Snapshot | None = None) -> tuple[float, int]:
+    r = KpiAccountDay
     targets = select(Account.id).where(Account.target_status == "agreed")
-    rows = db.session.execute(
-        select(e.type, func.count(), func.sum(e.value)).where(*_people_in_period(scope), e.account_id.in_(targets))
-        .group_by(e.type)).all()
+
+    def grouped(e):
+        return select(e.type, func.count(), func.sum(e.value)) \
+            .where(*_people_in_period(scope, e), e.account_id.in_(targets)).group_by(e.type)
+
+    if rolled is None:
+        rows = db.session.execute(grouped(EngagementEvent)).all()
+    else:
+        rows = db.session.execute(union_all(
+            select(r.type, func.sum(r.events), func.sum(r.value)).where(*_rolled_days(scope, r.account_id.in_(targets)))
+            .group_by(r.type),
+            grouped(rolled.events().c))).all()
     weights = engagement_scoring.settings().weights
-    points = sum(engagement_scoring.points(kind, n, v, weights) for kind, n, v in rows)
-    meetings = sum(n for kind, n, _v in rows if kind == "meeting_booked")
+    merged = _merged(rows)
+    points = sum(engagement_scoring.points(kind, n, v, weights) for kind, (n, v) in merged)
+    meetings = sum(n for kind, (n, _v) in merged if kind == "meeting_booked")
     return points, meetings
 
 
@@ -554,9 +725,11 @@ def comparison(scope: Scope) -> dict[str, Program]:
     program = func.coalesce(is_target, literal(False))
     m, d, s = AccountMilestone, Deal, Spend
     milestones = defaultdict(int)
+    targets = select(Account.id).where(is_target)
+    on_list = case((m.account_id.in_(targets), 1), else_=0)  # a list read once, not a look per milestone
     for kind, abm, n in db.session.execute(
-            select(m.kind, program, func.count()).select_from(m).join(Account, Account.id == m.account_id)
-            .where(m.reached_at >= low, m.reached_at < high).group_by(m.kind, program)):
+            select(m.kind, on_list, func.count()).where(m.reached_at >= low, m.reached_at < high)
+            .group_by(m.kind, on_list)):
         milestones[(kind, bool(abm))] += n
     opportunities = defaultdict(int)
     for abm, n in db.session.execute(select(program, func.count()).select_from(d).join(Account, Account.id == d.account_id)

@@ -143,6 +143,54 @@ def published_page(slug: str) -> LandingPage | None:
                                                        LandingPage.status == "published"))
 
 
+@dataclass(frozen=True)
+class PublishedSection:
+    id: int
+    kind: str
+    position: int
+    settings: dict
+
+
+@dataclass(frozen=True)
+class PublishedPage:
+    """A published page as the public views read it: plain values, so it can be kept between
+    requests and shared by threads (an ORM object can be neither). compose() takes it as it
+    takes a LandingPage."""
+
+    id: int
+    slug: str
+    title: str
+    language: str
+    holdout_percent: int
+    updated_at: datetime
+    sections: tuple[PublishedSection, ...]
+
+
+@lru_cache(maxsize=1)
+def _published_query():
+    """The page and its sections in one read; built once (building costs more than running it)."""
+    from sqlalchemy import bindparam
+
+    return (select(LandingPage.id, LandingPage.slug, LandingPage.title, LandingPage.language,
+                   LandingPage.holdout_percent, LandingPage.updated_at, LandingSection.id.label("section_id"),
+                   LandingSection.kind, LandingSection.position, LandingSection.settings)
+            .outerjoin(LandingSection, LandingSection.page_id == LandingPage.id)
+            .where(LandingPage.slug == bindparam("slug"), LandingPage.status == "published")
+            .order_by(LandingSection.position, LandingSection.id))
+
+
+def published_snapshot(slug: str) -> PublishedPage | None:
+    """The published page at this address with its sections, as plain values; None if there is none."""
+    rows = db.session.execute(_published_query(), {"slug": slug}).all()
+    if not rows:
+        return None
+    first = rows[0]
+    sections = tuple(PublishedSection(row.section_id, row.kind, row.position, row.settings or {})
+                     for row in rows if row.section_id is not None)
+    return PublishedPage(first.id, first.slug, first.title, first.language, first.holdout_percent,
+                         first.updated_at, sections)
+
+
 def create_page(data: PageInput, user: User, now: datetime) -> LandingPage:
     _require_editor(user)
     errors = validate_page(data)

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from flask_babel import gettext as _
 from sqlalchemy import Integer, and_, case, func, select, text
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, defer
 
 from abmcontent import merge_fields, taxonomy
 from abmcontent.paging import Page, clamp
@@ -39,6 +39,10 @@ SORTS = {  # allow-list: request values never reach ORDER BY
     "title": (Asset.title.asc(), Asset.id.asc()),
     "type": (Asset.type.asc(), Asset.title.asc()),
 }
+
+
+class EditConflict(ValidationError):
+    """Someone saved the asset after the revision an edit started from."""
 
 
 @dataclass
@@ -272,7 +276,7 @@ def update_asset(asset_id: int, data: AssetInput, user: User | None, now: dateti
     if errors:
         raise ValidationError(errors)
     if base_revision is not None and base_revision != current_revision(asset):
-        raise ValidationError(_(
+        raise EditConflict(_(
             "Someone else saved this asset while you were editing. Your text is still here: "
             "copy it, reload the asset, and apply your changes again."))
     if data.snapshot() == AssetInput.of(asset).snapshot():
@@ -409,6 +413,13 @@ def coverage(language: str = "") -> Coverage:
         query = query.where(Asset.language == language)
     counts = {(s, p): n for s, p, n in db.session.execute(query)}
     return Coverage(stages=taxonomy.stages(), personas=taxonomy.personas(), counts=counts)
+
+
+def revisions(asset_id: int):
+    """The asset's revisions, newest first, without their snapshots: a select() to page through."""
+    get_asset(asset_id)
+    return (select(AssetRevision).where(AssetRevision.asset_id == asset_id)
+            .order_by(AssetRevision.number.desc()).options(defer(AssetRevision.snapshot)))
 
 
 def get_revision(asset_id: int, number: int) -> AssetRevision:

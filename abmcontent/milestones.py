@@ -15,9 +15,10 @@ from abmcontent.extensions import db
 from abmcontent.models import MILESTONES, AccountMilestone
 
 
-def reach(kind: str, reached: dict[int, datetime]) -> int:
+def reach(kind: str, reached: dict[int, datetime], scores: dict[int, float] | None = None,
+          now: datetime | None = None) -> int:
     """Record `kind` for each account at its time unless it was reached before; returns how many
-    were new."""
+    were new. A new "mqa" is told to webhooks (with its score) in the same transaction, so once."""
     if kind not in MILESTONES:
         raise ValueError(f"unknown milestone {kind!r}")
     if not reached:
@@ -27,4 +28,9 @@ def reach(kind: str, reached: dict[int, datetime]) -> int:
     with db.engine.begin() as conn:
         stored = conn.execute(insert(AccountMilestone).on_conflict_do_nothing()
                               .returning(AccountMilestone.account_id), rows).all()
+        if kind == "mqa" and stored:
+            from abmcontent import webhooks
+
+            webhooks.emit_mqa_reached({account_id: reached[account_id] for (account_id,) in stored}, scores,
+                                      now or max(reached.values()), connection=conn)
     return len(stored)

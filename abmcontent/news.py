@@ -10,7 +10,8 @@ Reading is polite and trusts nothing a feed sends:
 - the fetch is ours (http.client): a time limit, at most 2 MB (compressed or not), at most 3
   redirects, http/https only, and no address inside a private network, checked on every hop and
   connected to by the address we checked (a name that resolves differently a moment later —
-  DNS rebinding — cannot steer us inside). feedparser only ever parses bytes we already hold;
+  DNS rebinding — cannot steer us inside; abmcontent.safe_http, shared with webhooks).
+  feedparser only ever parses bytes we already hold;
 - titles and summaries are kept as plain text, links only when they are http/https;
 - a bad feed records why, in words a marketer can act on, and never stops the others.
 
@@ -25,7 +26,6 @@ import hashlib
 import html
 import http.client
 import io
-import ipaddress
 import logging
 import re
 import socket
@@ -34,10 +34,8 @@ import time
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
-from http import HTTPStatus
-from urllib.parse import parse_qs, quote, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qs, urljoin, urlsplit, urlunsplit
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -45,10 +43,11 @@ from sqlalchemy import and_, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from abmcontent import accounts
+from abmcontent import accounts, safe_http
 from abmcontent.errors import InvalidTransition, NotFound, PermissionDenied, ValidationError
 from abmcontent.extensions import db
 from abmcontent.models import Account, AccountFeed, NewsItem, User
+from abmcontent.safe_http import public as _public  # noqa: F401 (tests check the address rules here)
 
 log = logging.getLogger(__name__)
 
@@ -267,98 +266,16 @@ class Fetched:
     headers: dict[str, str] = field(default_factory=dict)  # lower-case names
 
 
-def _public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast
-                                 or ip.is_reserved or ip.is_unspecified)
-
-
 def _addresses(host: str, port: int, allow_private: bool) -> list[tuple]:
-    """Where host:port is, every address checked: one private address refuses the whole name."""
+    """Where host:port is, every address checked (abmcontent.safe_http), in a feed's words."""
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError):
-        raise FeedProblem("unreachable", "the site name was not found") from None
-    found = []
-    for family, _type, _proto, _name, sockaddr in infos:
-        ip = ipaddress.ip_address(sockaddr[0].split("%", 1)[0])
-        if not allow_private and not _public(ip):
-            raise FeedProblem("private", host)
-        found.append((family, sockaddr))
-    if not found:
-        raise FeedProblem("unreachable", "the site name was not found")
-    return found
-
-
-def _connect(addresses: list[tuple], timeout: float) -> socket.socket:
-    error: OSError | None = None
-    for family, sockaddr in addresses:
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.settimeout(timeout)
-        try:
-            sock.connect(sockaddr)
-            return sock
-        except OSError as failed:
-            sock.close()
-            error = failed
-    raise error or OSError("no address")
-
-
-class _PinnedHTTP(http.client.HTTPConnection):
-    """Connects to the addresses we checked, whatever the name resolves to a moment later."""
-
-    def __init__(self, host: str, port: int, addresses: list[tuple], timeout: float):
-        super().__init__(host, port, timeout=timeout)
-        self._addresses = addresses
-
-    def connect(self):
-        self.sock = _connect(self._addresses, self.timeout)
-
-
-class _PinnedHTTPS(http.client.HTTPSConnection):
-    def __init__(self, host: str, port: int, addresses: list[tuple], timeout: float):
-        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
-        self._addresses = addresses
-
-    def connect(self):
-        sock = _connect(self._addresses, self.timeout)
-        try:
-            self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
-        except BaseException:
-            sock.close()
-            raise
-
-
-def _target(parts) -> str:
-    """Path and query as ASCII: anything else percent-encoded (already encoded parts kept)."""
-    safe = "/:@!$&'()*+,;=-._~%"
-    path = quote(parts.path or "/", safe=safe)
-    return path + ("?" + quote(parts.query, safe=safe + "?") if parts.query else "")
+        return safe_http.addresses(host, port, allow_private)
+    except safe_http.Refused as refused:
+        raise FeedProblem(refused.key, refused.detail) from None
 
 
 def _retry_after(value: str | None, now: datetime) -> timedelta | None:
-    value = (value or "").strip()
-    if not value:
-        return None
-    if value.isdigit():
-        wait = timedelta(seconds=int(value))
-    else:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        wait = when - now
-    return min(max(wait, timedelta(0)), MAX_RETRY_AFTER)
-
-
-def _status_text(status: int) -> str:
-    try:
-        return f"{status} {HTTPStatus(status).phrase}"
-    except ValueError:  # a code we do not know: never the server's own words
-        return str(status)
+    return safe_http.retry_after(value, now, MAX_RETRY_AFTER)
 
 
 def _read_body(response, max_bytes: int, deadline: float, timeout: float) -> bytes:
@@ -411,36 +328,34 @@ def fetch(url: str, now: datetime, etag: str = "", last_modified: str = "", *, t
         if scheme not in ("http", "https"):
             raise FeedProblem("scheme", scheme[:20] or "?")
         try:
-            host = (parts.hostname or "").rstrip(".").encode("idna").decode("ascii")
-            port = parts.port or (443 if scheme == "https" else 80)
-        except (UnicodeError, ValueError):
-            raise FeedProblem("unreachable", "the site name is not valid") from None
-        if not host or "@" in parts.netloc:
-            raise FeedProblem("unreachable", "the site name is not valid")
+            host, port = safe_http.host_and_port(parts)
+        except safe_http.Refused as refused:
+            raise FeedProblem(refused.key, refused.detail) from None
         addresses = _addresses(host, port, allow_private)
-        connection = (_PinnedHTTPS if scheme == "https" else _PinnedHTTP)(host, port, addresses, timeout)
+        pinned = safe_http.PinnedHTTPS if scheme == "https" else safe_http.PinnedHTTP
+        connection = pinned(host, port, addresses, timeout)
         headers = {"User-Agent": USER_AGENT, "Accept": ACCEPT, "Accept-Encoding": "gzip"}
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         try:
-            connection.request("GET", _target(parts), headers=headers)
+            connection.request("GET", safe_http.target(parts), headers=headers)
             response = connection.getresponse()
             status = response.status
             if status in REDIRECT_CODES:
                 location = (response.getheader("Location") or "").strip()
                 if not location:
-                    raise FeedProblem("http", _status_text(status))
+                    raise FeedProblem("http", safe_http.status_text(status))
                 current = urljoin(current, location)
                 continue
             if status == 304:
                 return Fetched(304, current, headers={k.lower(): v for k, v in response.getheaders()})
             if status in (429, 503):
-                raise FeedProblem("slow_down", _status_text(status),
+                raise FeedProblem("slow_down", safe_http.status_text(status),
                                   retry_after=_retry_after(response.getheader("Retry-After"), now))
             if status != 200:
-                raise FeedProblem("http", _status_text(status))
+                raise FeedProblem("http", safe_http.status_text(status))
             body = _read_body(response, max_bytes, deadline, timeout)
             return Fetched(200, current, body, {k.lower(): v for k, v in response.getheaders()})
         except FeedProblem:

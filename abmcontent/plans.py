@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from sqlalchemy import insert, select
 
 from abmcontent import geo, taxonomy, touchpoints
-from abmcontent.errors import NotFound, PermissionDenied, ValidationError
+from abmcontent.errors import InvalidTransition, NotFound, PermissionDenied, ValidationError
 from abmcontent.extensions import db
 from abmcontent.models import (CHANNELS, MAIL_FORMATS, Account, Asset, Contact, Enrollment, Event, Plan, PlanStep,
                                Touchpoint, User)
@@ -496,23 +496,55 @@ def apply(plan_id: int, account_ids: list[int], start: datetime, user: User | No
     return report
 
 
+def apply_accounts(plan_id: int, account_ids: list[int], start: datetime, user: User | None,
+                   now: datetime) -> ApplyReport:
+    """apply() for callers naming accounts by id (the API): each account once, the start never
+    in the past, and ids of no account refused by name rather than skipped without a word."""
+    if user is not None and not user.has_role(*EDITORS):
+        raise PermissionDenied(_("Only campaign managers can apply plans."))
+    get_plan(plan_id)
+    if start > now + timedelta(days=3 * 366):
+        raise ValidationError({"start": [_("Choose a start within the next three years.")]})
+    ids = list(dict.fromkeys(account_ids))  # apply() would enroll a repeated id twice
+    known: set[int] = set()
+    for offset in range(0, len(ids), 1000):
+        known.update(db.session.scalars(select(Account.id).where(Account.id.in_(ids[offset:offset + 1000]))))
+    missing = [account_id for account_id in ids if account_id not in known]
+    if missing:
+        shown = ", ".join(str(account_id) for account_id in missing[:20]) + (" …" if len(missing) > 20 else "")
+        raise ValidationError({"account_ids": [_("No account has these ids: %(ids)s.", ids=shown)]})
+    return apply(plan_id, ids, max(start, now), user, now)
+
+
 # --- running plans -------------------------------------------------------------------------------
 
 ENROLLMENT_ACTIONS = {"pause": ("active", "paused"), "resume": ("paused", "active"),
                       "cancel": (None, "cancelled")}
 
 
-def list_plans() -> list[tuple[Plan, int, int]]:
-    """Plans with their number of enrolled accounts and touchpoints still planned."""
+def list_plans(plan_id: int | None = None) -> list[tuple[Plan, int, int]]:
+    """Plans (or the one `plan_id`) with their number of enrolled accounts and touchpoints still planned."""
     from sqlalchemy import func
 
+    only = [Enrollment.plan_id == plan_id] if plan_id is not None else []
     enrolled = dict(db.session.execute(select(Enrollment.plan_id, func.count()).where(
-        Enrollment.status.in_(("active", "paused"))).group_by(Enrollment.plan_id)).all())
+        Enrollment.status.in_(("active", "paused")), *only).group_by(Enrollment.plan_id)).all())
     planned = dict(db.session.execute(select(Enrollment.plan_id, func.count(Touchpoint.id)).join(
-        Touchpoint, Touchpoint.enrollment_id == Enrollment.id).where(Touchpoint.status == "planned")
+        Touchpoint, Touchpoint.enrollment_id == Enrollment.id).where(Touchpoint.status == "planned", *only)
         .group_by(Enrollment.plan_id)).all())
-    return [(plan, enrolled.get(plan.id, 0), planned.get(plan.id, 0))
-            for plan in db.session.scalars(select(Plan).order_by(Plan.name))]
+    found = select(Plan).order_by(Plan.name) if plan_id is None else select(Plan).where(Plan.id == plan_id)
+    return [(plan, enrolled.get(plan.id, 0), planned.get(plan.id, 0)) for plan in db.session.scalars(found)]
+
+
+def enrollment_list(plan_id: int, status: str = ""):
+    """The plan's accounts as a statement to page (active first, newest first); NotFound for no plan."""
+    from sqlalchemy.orm import selectinload
+
+    query = select(Enrollment).where(Enrollment.plan_id == get_plan(plan_id).id).options(
+        selectinload(Enrollment.account))
+    if status:
+        query = query.where(Enrollment.status == status)
+    return query.order_by(Enrollment.status != "active", Enrollment.id.desc())
 
 
 def enrollments(plan_id: int) -> list[Enrollment]:
@@ -520,13 +552,15 @@ def enrollments(plan_id: int) -> list[Enrollment]:
                                    .order_by(Enrollment.status != "active", Enrollment.id.desc()).limit(500)))
 
 
-def set_enrollment(enrollment_id: int, action: str, user: User | None, now: datetime) -> Enrollment:
-    """Pause, resume or cancel one account in a plan. Paused touchpoints wait (and are marked
-    missed if their window passes meanwhile); cancelling cancels every one still planned."""
+def set_enrollment(enrollment_id: int, action: str, user: User | None, now: datetime,
+                   plan_id: int | None = None) -> Enrollment:
+    """Pause, resume or cancel one account in a plan (in `plan_id`, when given). Paused touchpoints
+    wait (and are marked missed if their window passes meanwhile); cancelling cancels every one
+    still planned."""
     if user is not None and not user.has_role(*EDITORS):
         raise PermissionDenied(_("Only campaign managers can pause, resume or cancel plans."))
     enrollment = db.session.get(Enrollment, enrollment_id)
-    if enrollment is None or action not in ENROLLMENT_ACTIONS:
+    if enrollment is None or action not in ENROLLMENT_ACTIONS or plan_id not in (None, enrollment.plan_id):
         raise NotFound(_("That account is not in this plan."))
     needed, to = ENROLLMENT_ACTIONS[action]
     if (needed and enrollment.status != needed) or enrollment.status in ("cancelled", "stopped"):
@@ -606,6 +640,24 @@ def reschedule(touchpoint_id: int, due_at: datetime, user: User | None, now: dat
         touchpoint_id=touchpoint.id, from_status="planned", to_status="planned",
         reason=f"rescheduled to {due_at.isoformat(timespec='minutes')}", worker=user.email if user else "", at=now))
     db.session.commit()
+    return touchpoint
+
+
+def cancel_touchpoint(touchpoint_id: int, reason: str, user: User | None, now: datetime) -> Touchpoint:
+    """Cancel one touchpoint not sent yet (campaign managers, as they reschedule); the reason and
+    who cancelled stay in its history."""
+    if user is not None and not user.has_role(*EDITORS):
+        raise PermissionDenied(_("Only campaign managers can cancel touchpoints."))
+    touchpoint = db.session.get(Touchpoint, touchpoint_id)
+    if touchpoint is None:
+        raise NotFound(_("That touchpoint does not exist."))
+    if (touchpoint.status, "cancelled") not in touchpoints.TRANSITIONS:
+        raise InvalidTransition(_("This touchpoint is %(status)s: only one not sent yet can be cancelled.",
+                                  status=taxonomy.label("touchpoint", touchpoint.status)))
+    if len(reason) > 500 or "\x00" in reason:
+        raise ValidationError({"reason": [_("Keep the reason under 500 characters.")]})
+    who = user.email if user else "an operator"
+    touchpoints.cancel(touchpoint.id, f"cancelled by {who}" + (f": {reason.strip()}" if reason.strip() else ""), now)
     return touchpoint
 
 

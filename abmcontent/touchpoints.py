@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask_babel import gettext as _
 from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.sql.elements import ClauseElement
 
-from abmcontent.errors import InvalidTransition
+from abmcontent.errors import InvalidTransition, NotFound
 from abmcontent.extensions import db
 from abmcontent.models import Enrollment, Touchpoint, TouchpointTransition  # noqa: F401 (re-exported)
 
@@ -117,6 +119,10 @@ def finish(touchpoint_id: int, worker: str, to_status: str, reason: str, now: da
             conn.execute(_TRANSITION_INSERT, {
                 "touchpoint_id": touchpoint_id, "from_status": "claimed", "to_status": to_status,
                 "reason": reason[:1000], "worker": worker[:100], "at": now})
+            if to_status == "failed":  # told to webhooks in this transaction: never lost, never twice
+                from abmcontent import webhooks
+
+                webhooks.emit_touchpoint_failed(touchpoint_id, reason, now, connection=conn)
     return bool(done)
 
 
@@ -192,9 +198,15 @@ def cancel(touchpoint_id: int, reason: str, now: datetime) -> None:
     if touchpoint is None or (touchpoint.status, "cancelled") not in TRANSITIONS:
         raise InvalidTransition(f"{touchpoint.status if touchpoint else 'missing'} → cancelled")
     before = touchpoint.status
-    touchpoint.status, touchpoint.lease_until, touchpoint.updated_at = "cancelled", None, now
+    # conditional on the status read above: a dispatcher that sends it meanwhile wins, and this refuses
+    changed = db.session.execute(update(Touchpoint).where(Touchpoint.id == touchpoint_id, Touchpoint.status == before)
+                                 .values(status="cancelled", lease_until=None, updated_at=now)).rowcount
+    if not changed:
+        db.session.rollback()
+        raise InvalidTransition(f"{before} → cancelled: it changed meanwhile")
     _log([(touchpoint.id, before, "cancelled")], "", reason, now)
     db.session.commit()
+    db.session.refresh(touchpoint)
 
 
 def history(touchpoint_id: int) -> list[TouchpointTransition]:
@@ -202,5 +214,48 @@ def history(touchpoint_id: int) -> list[TouchpointTransition]:
         TouchpointTransition.touchpoint_id == touchpoint_id).order_by(TouchpointTransition.id)))
 
 
+# --- reading -------------------------------------------------------------------------------------
+
+@dataclass
+class TouchpointFilters:
+    account_id: int | None = None
+    contact_id: int | None = None
+    plan_id: int | None = None
+    channel: str = ""
+    status: str = ""
+    due_from: datetime | None = None   # included
+    due_to: datetime | None = None     # excluded
+
+
+def find(filters: TouchpointFilters):
+    """Touchpoints matching every filter given, as a statement to page: the latest due first."""
+    from sqlalchemy.orm import selectinload
+
+    t = Touchpoint
+    query = select(t).options(selectinload(t.enrollment))
+    if filters.account_id is not None:
+        query = query.where(t.account_id == filters.account_id)
+    if filters.contact_id is not None:
+        query = query.where(t.contact_id == filters.contact_id)
+    if filters.plan_id is not None:
+        query = query.where(t.enrollment_id.in_(select(Enrollment.id).where(Enrollment.plan_id == filters.plan_id)))
+    if filters.channel:
+        query = query.where(t.channel == filters.channel)
+    if filters.status:
+        query = query.where(t.status == filters.status)
+    if filters.due_from is not None:
+        query = query.where(t.due_at >= filters.due_from)
+    if filters.due_to is not None:
+        query = query.where(t.due_at < filters.due_to)
+    return query.order_by(t.due_at.desc(), t.id.desc())
+
+
+def get(touchpoint_id: int) -> Touchpoint:
+    touchpoint = db.session.get(Touchpoint, touchpoint_id)
+    if touchpoint is None:
+        raise NotFound(_("That touchpoint does not exist."))
+    return touchpoint
+
+
 __all__ = ["TRANSITIONS", "schedule", "claim_due", "release", "mark_sent", "mark_failed", "mark_skipped", "retry_later",
-           "mark_missed", "cancel", "history", "idempotency_key", "finish", "defer"]
+           "mark_missed", "cancel", "history", "idempotency_key", "finish", "defer", "TouchpointFilters", "find", "get"]

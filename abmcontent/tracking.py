@@ -18,6 +18,11 @@ Why this shape
   between insert and delete) stores nothing twice. If the deque passes TRACKING_QUEUE_MAX (the
   writer is stuck), record() spools the overflow itself rather than grow without bound. At exit
   an atexit hook flushes what is left (to the spool if the database fails).
+* An email open is known in the request only by its touchpoint (the pixel's signed id). The
+  writer reads the touchpoints of a whole batch in one query and fills in the account, the
+  contact (none under DNT), the asset and the machine flag (record_open): a pixel costs no
+  query, and opens keep recording while the database is away (the spool keeps them unresolved,
+  the replay resolves them). An open of a touchpoint deleted meanwhile records nothing.
 * One row the database will never take (a programming error) must not hold back the others:
   when a spool file fails while the database is healthy, its rows are inserted one by one and
   the refused ones are set aside in ``rejected-*.jsonl`` for an operator (see pending()).
@@ -37,11 +42,12 @@ import uuid
 import weakref
 from collections import deque
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any
 
 from flask import Flask, current_app
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -68,6 +74,10 @@ QUEUE_MAX = 50_000
 
 _recorders: weakref.WeakSet[Recorder] = weakref.WeakSet()
 
+# A row still to be completed from its touchpoint: [do_not_track, machine reason from the agent]
+PENDING = "_open"
+_ACCEPTED = _FIELDS | {PENDING}
+
 
 class Recorder:
     """The queue, writer thread and spool of one app in one process (app.extensions["abm_tracking"])."""
@@ -93,8 +103,8 @@ class Recorder:
     # --- the request side: must stay cheap ----------------------------------------------------
 
     def record(self, type_: str, row: dict[str, Any]) -> str:
-        if not row.keys() <= _FIELDS:
-            raise TypeError(f"unknown engagement event fields: {sorted(row.keys() - _FIELDS)}")
+        if not row.keys() <= _ACCEPTED:
+            raise TypeError(f"unknown engagement event fields: {sorted(row.keys() - _ACCEPTED)}")
         for name in _LIMITS.keys() & row.keys():  # visitor-sent text: bounded, and no NUL (PostgreSQL)
             value = row[name]
             if value.__class__ is str and (len(value) > _LIMITS[name] or "\x00" in value):
@@ -189,6 +199,10 @@ class Recorder:
     def _insert(self, rows: list[dict[str, Any]]) -> int:
         rows = [{**_DEFAULTS, **{k: v for k, v in row.items() if v is not None}} for row in rows]
         with self.app.app_context(), db.engine.begin() as conn:
+            if any(PENDING in row for row in rows):
+                rows = _complete_opens(conn, rows)
+                if not rows:
+                    return 0
             dialect = conn.dialect.name
             # Only a known key is skipped. (SQLite's INSERT OR IGNORE would also drop, silently, a
             # row breaking NOT NULL; ON CONFLICT (key) DO NOTHING exists since SQLite 3.24.)
@@ -341,6 +355,40 @@ class Recorder:
         }
 
 
+@lru_cache(maxsize=1)
+def _touchpoints_query():
+    """Built once: constructing a statement costs more than the database takes to run it."""
+    from abmcontent.models import Touchpoint
+
+    return select(Touchpoint.id, Touchpoint.account_id, Touchpoint.contact_id, Touchpoint.asset_id,
+                  Touchpoint.sent_at).where(Touchpoint.id.in_(bindparam("ids", expanding=True)))
+
+
+def _complete_opens(conn, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Fill in the opens of a batch (copies: the caller's rows stay as they are, to spool) from
+    their touchpoints, read in one query; an open whose touchpoint is gone is dropped."""
+    from abmcontent import machines
+
+    ids = sorted({row["touchpoint_id"] for row in rows if PENDING in row})
+    found = {tp.id: tp for tp in conn.execute(_touchpoints_query(), {"ids": ids})}
+    complete = []
+    for row in rows:
+        if PENDING not in row:
+            complete.append(row)
+            continue
+        touchpoint = found.get(row["touchpoint_id"])
+        if touchpoint is None:
+            continue
+        dnt, agent_reason = row[PENDING]
+        row = {k: v for k, v in row.items() if k != PENDING}
+        row.update(account_id=touchpoint.account_id, contact_id=None if dnt else touchpoint.contact_id,
+                   asset_id=touchpoint.asset_id,
+                   machine=agent_reason or machines.open_reason(row["user_agent"], touchpoint.sent_at,
+                                                                row["occurred_at"]))
+        complete.append(row)
+    return complete
+
+
 def _json_default(value: Any) -> str:
     return value.isoformat() if isinstance(value, datetime) else str(value)
 
@@ -395,6 +443,19 @@ def record(type: str, *, app: Flask | None = None, **fields: Any) -> str:
     if type not in _TYPES:
         raise ValueError(f"unknown engagement event type {type!r}; expected one of {EVENT_TYPES}")
     return _recorder(app).record(type, fields)
+
+
+def record_open(*, app: Flask | None = None, touchpoint_id: int, user_agent: str, do_not_track: bool) -> str:
+    """Queue an email open by its touchpoint alone; the writer fills in the account, contact
+    (none under DNT), asset and machine flag from the touchpoint (see the module's docstring)."""
+    from abmcontent import machines
+
+    now = datetime.now(timezone.utc)
+    # what the agent alone says now, while the whole agent is at hand (the column keeps 300 characters)
+    agent_reason = machines.open_reason(user_agent, None, now)
+    return _recorder(app).record("email_open", {"touchpoint_id": touchpoint_id, "channel": "email",
+                                                "user_agent": user_agent, "occurred_at": now,
+                                                PENDING: [do_not_track, agent_reason]})
 
 
 def flush(app: Flask | None = None, timeout: float = 10.0) -> int:

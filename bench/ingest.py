@@ -13,7 +13,8 @@ What it builds (a fresh SQLite file in a temp folder, migrated like production; 
     EmailChannel.build puts in a message (channels.email.tracking_token).
 
 The server: gunicorn (requirements.txt) with the app on that database, on a free loopback port,
-the scheduler not embedded, by default 2 `gthread` workers × 4 threads. Why gthread: the sync
+the scheduler not embedded, TRUSTED_PROXIES=1 (the load client stands in for the load balancer),
+by default 2 `gthread` workers × 4 threads. Why gthread: the sync
 worker answers every request with `Connection: close`, so each pixel or beacon pays a new TCP
 connection (a browser or a mail proxy keeps its connection open), and on this machine it was
 slower for the same pixels (wrk: ~840/s sync vs ~1,190/s gthread before the changes below). Two
@@ -36,6 +37,13 @@ read, ~8 call-to-action clicks, ~50 tracked links clicked (half the views come f
    53.6%  open       /o/<token>.gif (10% through Google's image proxy → machine "image_proxy";
                      10% with DNT → no contact; 2% forged token → a GIF but no event)
     5.3%  click      /r/<token> → 302 (5% HEAD, as link scanners do → machine "head_request")
+Every request names its visitor in X-Forwarded-For, so the rate limits (abmcontent.rate_limits,
+per client address, default RATE_LIMITS) run on the hot path as in production: one address per
+person with a link (their beacons, assets and CTA clicks come from it too), one per email's
+recipient for its opens and clicks, 2,000 for anonymous visitors and 64 for Google's image proxy
+(~4,000 in a run). Requests refused (429) are counted as `limited` (target 0: these rates are a
+campaign's, far below the limits) and `busiest_address_per_minute` says how close the busiest
+address came to each limit; a limited pixel or link would answer as usual and show as `lost`.
 --mix KIND=SHARE,… replaces it, e.g. --mix open=100 for pixels alone, or hello=100 (GET
 /healthz, no event) for the ceiling of this server and client. Every request carries a unique
 number in its User-Agent (the events table stores it), so each stored row is matched to the
@@ -64,13 +72,20 @@ wait in memory. The load then runs at least until 8 s after the outage, and the 
 writer_failures (inserts that failed and were spooled, from the server log), spool files left at
 the stop and rows replayed from them afterwards.
 
-What limits it (2 vCPUs, November 2026): gunicorn's own Python per request (a do-nothing WSGI
-app tops out near 3,300-3,800 requests/s under wrk here), then what each answer does on top. The
-pixel, link and beacon are answered in front of Flask (web.public.TrackingEndpoints): the beacon
-costs ~550 µs of server CPU, the pixel and the link ~900 µs (their indexed read is ~350 µs of it).
-A personalized page view is mostly a first view of that visitor in that worker, so it is composed
-(landing.compose and the template, several ms here), and a visitor's asset read recomposes their
-next view: page views and assets, an eighth of the requests, take about half the CPU of the mix.
+What limits it (2 vCPUs, November 2026): gunicorn's own Python per request (GET /healthz through
+Flask: ~350 µs of server CPU; gunicorn's parsing and connection handling are about a third of
+the mix's CPU), then what each answer does on top. The pixel, link and beacon are answered in
+front of Flask (web.public.TrackingEndpoints). The pixel makes no query: the writer thread reads
+the touchpoints of a whole batch of opens in one query (tracking.record_open), so pixels alone
+went from ~390 to ~280 µs of server CPU each (--mix open=100: ~4,300 → ~5,900 a second). Public
+pages read their published page and its sections as one cached snapshot (landing.PublishedPage)
+instead of two ORM loads, and an asset page reads the asset with its files in one query. A
+rate-limit check costs ~3-5 µs (fixed window in memory; a moving window, or the library's own
+10 ms expiry sweep, cost far more: see rate_limits.py). Page views and asset reads, an eighth of
+the requests, still take about 40% of the CPU: a personalized page is composed at a visitor's
+first view in each worker and after each asset they read (what they read drops out of their
+recommendations), and an asset page is rendered every time. Mix figures, quiet machine:
+2,430-2,500 events/s before (no limits, no X-Forwarded-For), 2,960-3,120 after.
 
 Run: .venv/bin/python bench/ingest.py [--seconds 20] [--mix KIND=SHARE,…] [--workers 2]
          [--threads 4] [--worker-class gthread|sync] [--clients 2] [--connections 8]
@@ -139,6 +154,22 @@ IMAGE_PROXY = "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggp
 TAG = re.compile(r" ingest/(\d+)$")
 # flags of one request
 EXPECT, DNT, PROXY, HEAD, TIMED, TOKEN = 1, 2, 4, 8, 16, 32
+# Simulated client addresses, sent as X-Forwarded-For (the server trusts one proxy hop, as behind a
+# load balancer, so its rate limits count these): 10.<group>.x.y, one per person with a link, one
+# per email's recipient (its opens and clicks), a pool for anonymous visitors and one for Google's
+# image proxy. A page's beacons, assets and CTA come from the page's address.
+PEOPLE, ANONYMOUS, MAIL, PROXIES = 1, 2, 3, 4
+ANONYMOUS_ADDRESSES, PROXY_ADDRESSES = 2000, 64
+LIMIT_OF = {"page_view": "page", "beacon": "beacon", "asset": "asset", "cta": "cta", "open": "pixel",
+            "click": "click"}
+
+
+def address(group: int, n: int) -> int:
+    return (10 << 24) | (group << 16) | (n & 0xFFFF)
+
+
+def ip_text(value: int) -> str:
+    return socket.inet_ntoa(value.to_bytes(4, "big"))
 
 
 def log(message: str) -> None:
@@ -219,7 +250,7 @@ def build(folder: Path, database_url: str) -> dict:
 # --- the server ----------------------------------------------------------------------------------
 
 def start_server(folder: Path, config: dict, args) -> tuple[subprocess.Popen, int, Path]:
-    server_config = dict(config)
+    server_config = dict(config, TRUSTED_PROXIES=1)  # the client is the proxy: X-Forwarded-For names the visitor
     (folder / "bench_wsgi.py").write_text(
         "# written by bench/ingest.py: the app on the benchmark's database\n"
         + ("import atexit, cProfile, os, threading\n" if args.profile else "")
@@ -421,6 +452,7 @@ class Visitor:
         self.sock: socket.socket | None = None
         self.buffer = b""
         self.sent = 0  # requests sent in the current phase
+        self.ip = 0  # the simulated client address of the request in flight (X-Forwarded-For)
         self.waiting: tuple | None = None  # (tag, kind, flags, head, started) of the request in flight
 
     def connect(self) -> socket.socket:
@@ -452,8 +484,11 @@ class Visitor:
             roll = rng.random()
             if roll < 0.2:
                 path = f"/p/{SLUG}?utm_source=linkedin&utm_industry={rng.choice(plan['industries'])}"
+                self.ip = address(ANONYMOUS, rng.randrange(ANONYMOUS_ADDRESSES))
             else:
-                path = f"/p/{SLUG}?t={rng.choice(plan['tokens'])}"
+                n = rng.randrange(len(plan["tokens"]))
+                path = f"/p/{SLUG}?t={plan['tokens'][n]}"
+                self.ip = address(PEOPLE, n)  # one address per person
                 flags |= TOKEN
                 if roll >= 0.9:
                     flags |= DNT
@@ -461,7 +496,7 @@ class Visitor:
         elif name == "beacon":
             visit = rng.choice(self.visits)
             flags |= visit[1]
-            v = visit[0]
+            v, self.ip = visit[0], visit[4]
             if rng.random() < 0.02:  # forged: another signature
                 v, flags = v[:-4] + ("AAAA" if not v.endswith("AAAA") else "BBBB"), flags & ~EXPECT
             body = urllib.parse.urlencode({"v": v, "s": f"{rng.uniform(2, 300):.1f}"}).encode()
@@ -470,32 +505,39 @@ class Visitor:
         elif name == "asset":  # from the page just seen, as a reader would
             visit = self.visits[-1]
             flags |= visit[1]
+            self.ip = visit[4]
             path, gated = rng.choice(visit[2])
             if gated:
                 flags &= ~EXPECT
         elif name == "cta":
             visit = self.visits[-1]
             flags |= visit[1]
+            self.ip = visit[4]
             path = visit[3]
         elif name == "open":
             roll = rng.random()
-            token = rng.choice(plan["opens"])
+            n = rng.randrange(len(plan["opens"]))
+            token, self.ip = plan["opens"][n], address(MAIL, n)
             if roll < 0.02:
                 token, flags = token[:-3] + "xyz", flags & ~EXPECT
             elif roll < 0.12:
                 agent, flags = IMAGE_PROXY, flags | PROXY
+                self.ip = address(PROXIES, rng.randrange(PROXY_ADDRESSES))
             elif roll < 0.22:
                 flags |= DNT
                 extra = "DNT: 1\r\n"
             path = f"/o/{token}.gif"
         elif name == "click":
-            path = f"/r/{rng.choice(plan['clicks'])}"
+            n = rng.randrange(len(plan["clicks"]))
+            path, self.ip = f"/r/{plan['clicks'][n]}", address(MAIL, n // LINKS_PER_EMAIL)
             if rng.random() < 0.05:
                 method, flags = "HEAD", flags | HEAD
         else:  # hello
             path, flags = "/healthz", flags & ~EXPECT
+            self.ip = address(ANONYMOUS, rng.randrange(ANONYMOUS_ADDRESSES))
         raw = (f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: {agent} ingest/{self.tag}\r\n"
-               f"Accept: */*\r\nAccept-Language: en-US,en;q=0.9\r\n{extra}\r\n").encode() + body
+               f"X-Forwarded-For: {ip_text(self.ip)}\r\nAccept: */*\r\nAccept-Language: en-US,en;q=0.9\r\n"
+               f"{extra}\r\n").encode() + body
         return raw, kind, flags, method == "HEAD"
 
     def seen(self, kind: int, flags: int, status: int, content: bytes) -> None:
@@ -506,7 +548,7 @@ class Visitor:
                           for p, s in ASSET_LINK.findall(content)]
                 cta = CTA_LINK.search(content)
                 self.visits.append((found.group(1).decode(), flags & DNT, assets,
-                                    cta.group(1).decode().replace("&amp;", "&") if cta else None))
+                                    cta.group(1).decode().replace("&amp;", "&") if cta else None, self.ip))
 
 
 def drive(visitors: list[Visitor], records: dict, timed: bool, until, per_visitor: int = 0) -> None:
@@ -544,6 +586,7 @@ def drive(visitors: list[Visitor], records: dict, timed: bool, until, per_visito
     def finish(visitor: Visitor, status: int, content: bytes) -> None:
         tag, kind, flags, _head, started = visitor.waiting
         records["latency"].append(time.perf_counter() - started)
+        records["ip"].append(visitor.ip)
         records["tag"].append(tag)
         records["kind"].append(kind)
         records["flags"].append(flags)
@@ -585,7 +628,7 @@ def client_process(number: int, port: int, plan: dict, connections: int, warmup:
     requests for `seconds`."""
     visitors = [Visitor(number * 100 + n + 1, port, plan, seed=number * 1000 + n) for n in range(connections)]
     records = {"tag": array("q"), "kind": array("b"), "flags": array("b"), "status": array("h"),
-               "latency": array("d")}
+               "latency": array("d"), "ip": array("l")}
     drive(visitors, records, False, None, warmup)
     for visitor in visitors:
         visitor.sent = 0
@@ -782,7 +825,7 @@ def main() -> None:
         for client in clients:
             client.join(timeout=10)
         records = {"tag": array("q"), "kind": array("b"), "flags": array("b"), "status": array("h"),
-                   "latency": array("d")}
+                   "latency": array("d"), "ip": array("l")}
         for message in finished:
             for key, raw in message[2].items():
                 part = array(records[key].typecode)
@@ -816,12 +859,20 @@ def main() -> None:
                               "statuses": dict(Counter(statuses[n] for n in chosen))}
         timed_requests = len(timed)
         expected_at_end = figures["expected"]
+        limited = sum(1 for status in statuses if status == 429)
+        per_address = Counter((LIMIT_OF.get(KINDS[records["kind"][n]]), records["ip"][n]) for n in timed)
+        busiest: dict[str, float] = {}
+        for (name, _ip), count in per_address.items():
+            if name:
+                busiest[name] = max(busiest.get(name, 0.0), round(count / load_wall * 60, 1))
         result = {
             "events_per_second": round(figures["timed_stored"] / load_wall, 1),
             "lost": figures["lost"], "duplicates": figures["duplicates"], "errors": errors,
             "unexpected": figures["unexpected"], "wrong": sum(figures["wrong"].values()),
             "p50_ms": round(percentile(latencies, 50), 2), "p99_ms": round(percentile(latencies, 99), 2),
             "requests_per_second": round(timed_requests / load_wall, 1),
+            "limited": limited, "addresses": len({records["ip"][n] for n in timed}),
+            "busiest_address_per_minute": busiest,
             "events": figures["stored"], "expected": figures["expected"], "requests": len(statuses),
             "timed_requests": timed_requests, "load_s": round(load_wall, 2),
             "backlog_at_end": max(0, expected_at_end - in_table_at_end),
@@ -859,6 +910,9 @@ def main() -> None:
               f"stored {figures['stored']:,}, lost {figures['lost']}, duplicates {figures['duplicates']}, "
               f"unexpected {figures['unexpected']}, wrong {figures['wrong'] or 0}, untagged {figures['untagged']}, "
               f"errors {errors}")
+        print(f"rate limits: {limited} requests refused (429; a limited pixel or link still answers but records "
+              f"nothing, so it would show as lost); {result['addresses']:,} client addresses; the busiest address "
+              f"a minute, per limit: " + ", ".join(f"{name} {rate:g}" for name, rate in sorted(busiest.items())))
         print(f"writer lag: {result['backlog_at_end']:,} events not yet in the table when the load stopped; "
               f"graceful stop {result['stop_s']} s; failed inserts spooled {writer_failures}, spool files at stop "
               f"{spool_left}, replayed after stop {replayed}")

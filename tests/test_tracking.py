@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from abmcontent import tracking
+from abmcontent import machines, tracking
 from abmcontent.extensions import db
 from abmcontent.models import EngagementEvent
 from tests.conftest import NOW
@@ -324,3 +324,102 @@ def test_events_recorded_just_before_the_process_exits_are_kept(app, tmp_path):
     restore_table()
     assert tracking.flush() == 200
     assert len(stored_keys()) == 400
+
+
+# --- email opens, completed by the writer --------------------------------------------------------
+
+def _sent_touchpoints(count: int, sent: datetime | None = None) -> list:
+    from abmcontent.models import Account, Contact, Touchpoint
+
+    sent = sent or datetime.now(timezone.utc) - timedelta(days=1)
+    account = Account(name="Northwind Insurance", domain="northwind.example")
+    contact = Contact(account=account, first_name="Jon", last_name="Berg", email="jon@northwind.example")
+    db.session.add_all([account, contact])
+    db.session.commit()
+    touchpoints = [Touchpoint(account_id=account.id, contact_id=contact.id, channel="email", subject="Hello",
+                              due_at=sent, window_end_at=sent + timedelta(hours=8), status="sent",
+                              idempotency_key=f"open-{n}", sent_at=sent, created_at=sent, updated_at=sent)
+                   for n in range(count)]
+    db.session.add_all(touchpoints)
+    db.session.commit()
+    return touchpoints
+
+
+def _opens() -> list[tuple]:
+    with db.engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(
+            sa.select(EngagementEvent.touchpoint_id, EngagementEvent.account_id, EngagementEvent.contact_id,
+                      EngagementEvent.machine, EngagementEvent.channel)
+            .where(EngagementEvent.type == "email_open").order_by(EngagementEvent.id))]
+
+
+def test_opens_are_completed_from_their_touchpoints_with_one_query_per_batch(app):
+    first, second, third = [(t.id, t.account_id, t.contact_id) for t in _sent_touchpoints(3)]
+    touchpoint_reads = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        if "FROM touchpoints" in statement:
+            touchpoint_reads.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        with app.extensions["abm_tracking"].write_lock:  # the writer waits: the three opens are one batch
+            tracking.record_open(app=app, touchpoint_id=first[0], user_agent="Mozilla/5.0 (Windows NT 10.0)",
+                                 do_not_track=False)
+            tracking.record_open(app=app, touchpoint_id=second[0], user_agent="Mozilla/5.0 (Windows NT 10.0)",
+                                 do_not_track=True)
+            tracking.record_open(app=app, touchpoint_id=third[0], user_agent="x (via ggpht.com GoogleImageProxy)",
+                                 do_not_track=False)
+        tracking.flush(app)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count)
+    assert _opens() == [(*first, "", "email"),
+                        (*second[:2], None, "", "email"),  # DNT: company level only
+                        (*third, "image_proxy", "email")]
+    assert len(touchpoint_reads) == 1
+
+
+def test_an_open_whose_touchpoint_is_gone_records_nothing(app):
+    kept, gone = _sent_touchpoints(2)
+    kept_id, gone_id = kept.id, gone.id
+    with app.extensions["abm_tracking"].write_lock:  # still queued when the touchpoint goes
+        tracking.record_open(app=app, touchpoint_id=gone_id, user_agent="Mozilla/5.0 (X11)", do_not_track=False)
+        tracking.record_open(app=app, touchpoint_id=kept_id, user_agent="Mozilla/5.0 (X11)", do_not_track=False)
+        db.session.delete(gone)
+        db.session.commit()
+    tracking.flush(app)
+    assert [row[0] for row in _opens()] == [kept_id]
+
+
+def test_an_open_is_judged_at_its_own_time_not_when_the_writer_stores_it(app):
+    [touchpoint] = _sent_touchpoints(1, sent=datetime.now(timezone.utc))  # an open at delivery: a mail system's
+    touchpoint_id = touchpoint.id
+    hide_table()
+    try:
+        tracking.record_open(app=app, touchpoint_id=touchpoint_id, user_agent="Mozilla/5.0 (X11)",
+                             do_not_track=False)
+        tracking.flush(app, timeout=2)
+        assert spool_files(app)
+        time.sleep(machines.PREFETCH_SECONDS + 0.2)  # stored later than a person could have opened it
+    finally:
+        restore_table()
+    tracking.flush(app)
+    assert [row[3] for row in _opens()] == ["fetched_at_delivery"]
+
+
+def test_opens_keep_recording_while_the_touchpoints_cannot_be_read(app):
+    [touchpoint] = _sent_touchpoints(1)
+    touchpoint_id, account_id, contact_id = touchpoint.id, touchpoint.account_id, touchpoint.contact_id
+    with db.engine.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE touchpoints RENAME TO touchpoints_away"))
+    try:
+        key = tracking.record_open(app=app, touchpoint_id=touchpoint_id, user_agent="Mozilla/5.0 (X11)",
+                                   do_not_track=False)
+        tracking.flush(app, timeout=2)
+        assert spool_files(app) and _opens() == []
+    finally:
+        with db.engine.begin() as conn:
+            conn.execute(sa.text("ALTER TABLE touchpoints_away RENAME TO touchpoints"))
+    tracking.flush(app)
+    assert (stored(key).account_id, stored(key).contact_id) == (account_id, contact_id)
+    assert [f for f in spool_files(app) if f.startswith("events-")] == []

@@ -59,9 +59,12 @@ class Api(flask_smorest.Api):
 
 
 def resources():
-    from abmcontent.api import accounts
+    from abmcontent.api import accounts, assets, contacts, landing_pages
+    from abmcontent.api import deals, events, kpis, plans, touchpoints
+    from abmcontent.api import mail_events
 
-    return [accounts.blp]
+    return [accounts.blp, contacts.blp, assets.blp, landing_pages.blp,
+            plans.blp, touchpoints.blp, events.blp, deals.blp, kpis.blp, mail_events.blp]
 
 
 def init_app(app: Flask) -> Api:

@@ -5,11 +5,11 @@ from dataclasses import asdict
 from datetime import datetime, timezone
 
 from flask.views import MethodView
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields, post_dump, validate
 
 from abmcontent import accounts, taxonomy
 from abmcontent.api import auth
-from abmcontent.api.blueprint import resource
+from abmcontent.api.blueprint import ID, resource
 from abmcontent.api.paging import PageArgs, envelope, from_domain, page_of
 from abmcontent.models import TARGET_STATUSES
 
@@ -70,6 +70,12 @@ class AccountSchema(Schema):
     created_at = fields.DateTime(dump_only=True)
     updated_at = fields.DateTime(dump_only=True)
 
+    @post_dump
+    def _no_industry_is_null(self, data, **kwargs):
+        if data.get("industry") == "":
+            data["industry"] = None
+        return data
+
     def _domains(self, account) -> list[str]:
         return [d.domain for d in account.domains]
 
@@ -80,8 +86,11 @@ class AccountSchema(Schema):
 
 
 class AccountPatchSchema(AccountSchema):
-    class Meta:
-        partial = True
+    """The same fields, none required: what is not sent stays as it is."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("partial", True)
+        super().__init__(*args, **kwargs)
 
 
 class AccountFilterArgs(PageArgs):
@@ -166,7 +175,7 @@ class AccountList(MethodView):
         return accounts.save_firmographics(None, _firmographics(None, data), auth.current_user(), _now())
 
 
-@blp.route("/<int:account_id>")
+@blp.route(f"/<{ID}:account_id>")
 class AccountItem(MethodView):
     @blp.response(200, AccountSchema)
     def get(self, account_id):
@@ -181,7 +190,7 @@ class AccountItem(MethodView):
         return accounts.save_firmographics(account.id, _firmographics(account, data), auth.current_user(), _now())
 
 
-@blp.route("/<int:account_id>/qualification")
+@blp.route(f"/<{ID}:account_id>/qualification")
 class AccountQualification(MethodView):
     @blp.arguments(QualificationSchema)
     @blp.response(200, AccountSchema)
@@ -192,7 +201,7 @@ class AccountQualification(MethodView):
                                              auth.current_user(), _now())
 
 
-@blp.route("/<int:account_id>/target-decisions")
+@blp.route(f"/<{ID}:account_id>/target-decisions")
 class AccountTargetDecision(MethodView):
     @blp.arguments(TargetDecisionSchema)
     @blp.response(200, AccountSchema)
@@ -201,7 +210,7 @@ class AccountTargetDecision(MethodView):
         return accounts.decide_target(account_id, data["status"], data["comment"], auth.current_user(), _now())
 
 
-@blp.route("/<int:account_id>/recommendations")
+@blp.route(f"/<{ID}:account_id>/recommendations")
 class AccountRecommendations(MethodView):
     @blp.response(200, PersonaRecommendationsSchema(many=True))
     def get(self, account_id):

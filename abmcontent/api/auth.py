@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from functools import wraps
 
-from flask import abort, g, request
+from flask import abort, current_app, g, request
 from flask_babel import gettext as _
 
-from abmcontent import api_tokens
+from abmcontent import api_tokens, rate_limits
 from abmcontent.api.problems import problem
 from abmcontent.models import ApiToken, User
 
@@ -33,19 +33,47 @@ def bearer_secret() -> str:
     return ""
 
 
+def _too_many(decision: rate_limits.Decision):
+    return problem(429, _("Too many calls. Wait %(n)s seconds and try again.",
+                          n=dict(rate_limits.headers(decision)).get("Retry-After", "1")),
+                   headers=dict(rate_limits.headers(decision)))
+
+
 def authenticate():
-    """before_request of every API blueprint: a problem response, or None to go on."""
+    """before_request of every API blueprint: a problem response, or None to go on.
+
+    Calls without a valid token are counted per client address (only the failures), calls with
+    one against the token's read or write budget; every answer says what is left."""
+    app = current_app._get_current_object()
+    address = request.remote_addr or ""
+    refused = rate_limits.peek(app, "api_denied", address)
+    if not refused.allowed:
+        return _too_many(refused)
     token = api_tokens.authenticate(bearer_secret(), _now())
     if token is None:
+        rate_limits.hit(app, "api_denied", address)
         return problem(401, _("Send a valid API token in the Authorization header: Bearer abm_…. "
                               "Create one under Integrations → API tokens."),
-                       headers={"WWW-Authenticate": 'Bearer realm="abmcontent"'})
+                       headers={"WWW-Authenticate": 'Bearer realm="abmcontent", Basic realm="abmcontent"'})
     needed = "read" if request.method in READ_METHODS else "write"
     if not api_tokens.allows(token, needed):
         return problem(403, _("This token can only read. Create a token with write access to make changes."))
+    decision = rate_limits.hit(app, f"api_{needed}", f"token:{token.id}")
+    if not decision.allowed:
+        return _too_many(decision)
     g.api_token = token
     g.api_user = token.user
+    g.api_rate = decision
     return None
+
+
+def rate_headers(response):
+    """after_request of every API blueprint: the token's remaining budget on every answer."""
+    decision = g.get("api_rate")
+    if decision is not None:
+        for name, value in rate_limits.headers(decision):
+            response.headers.setdefault(name, value)
+    return response
 
 
 def current_token() -> ApiToken:

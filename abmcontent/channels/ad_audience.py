@@ -34,12 +34,11 @@ class AdAudienceChannel:
 
 def audience_rows(plan_id: int):
     """The plan's accounts whose ad-audience touchpoint went out, as CSV rows."""
-    accounts = db.session.scalars(
-        select(Account).join(Touchpoint, Touchpoint.account_id == Account.id)
-        .join(Enrollment, Enrollment.id == Touchpoint.enrollment_id)
-        .where(Enrollment.plan_id == plan_id, Touchpoint.channel == "ad_audience", Touchpoint.status == "sent",
-               Enrollment.status.in_(("active", "paused")))
-        .distinct().order_by(Account.name))
+    # an IN, not SELECT DISTINCT: PostgreSQL cannot compare the account's json columns
+    on_audience = select(Touchpoint.account_id).join(Enrollment, Enrollment.id == Touchpoint.enrollment_id).where(
+        Enrollment.plan_id == plan_id, Touchpoint.channel == "ad_audience", Touchpoint.status == "sent",
+        Enrollment.status.in_(("active", "paused")))
+    accounts = db.session.scalars(select(Account).where(Account.id.in_(on_audience)).order_by(Account.name))
     for account in accounts:
         yield [account.name, account.domain, account.domain, "", "",
                taxonomy.label("industry", account.industry) if account.industry else "", account.city,

@@ -10,6 +10,8 @@ from abmcontent.models.direct_mail import MAIL_FORMATS, DirectMailBatch, DirectM
 from abmcontent.models.events import EVENT_STATUSES, REGISTRATION_STATUSES, Event, EventRegistration
 from abmcontent.models.engagement import EVENT_TYPES, EngagementEvent, ScoringSettings
 from abmcontent.models.kpis import MILESTONES, SPEND_CATEGORIES, SPEND_PROGRAMS, AccountMilestone, Spend
+from abmcontent.models.kpi_rollups import (KpiAccountDay, KpiAccountMonth, KpiDay, KpiEmail, KpiLeadDay, KpiRollupGap,
+                                           KpiRollupState)
 from abmcontent.models.landing import LandingPage, LandingSection
 from abmcontent.models.plans import (CHANNELS, TOUCHPOINT_STATUSES, Enrollment, Plan, PlanStep, SalesTask,
                                      Suppression, Touchpoint, TouchpointTransition, TrackedLink)
@@ -33,5 +35,6 @@ __all__ = [
     "EVENT_STATUSES", "REGISTRATION_STATUSES", "Event", "EventRegistration",
     "CLOSED_STAGES", "DEAL_STAGES", "OPEN_STAGES", "Deal",
     "MILESTONES", "SPEND_CATEGORIES", "SPEND_PROGRAMS", "AccountMilestone", "Spend",
+    "KpiAccountDay", "KpiAccountMonth", "KpiDay", "KpiEmail", "KpiLeadDay", "KpiRollupGap", "KpiRollupState",
     "FEED_STATUSES", "AccountFeed", "NewsItem",
 ]

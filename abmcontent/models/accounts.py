@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -9,6 +10,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from abmcontent.extensions import db
 from abmcontent.models.base import UTCDateTime, utcnow
 from abmcontent.models.users import User
+
+if TYPE_CHECKING:
+    from abmcontent.models.plans import Suppression  # plans imports this module
 
 TARGET_STATUSES = ("proposed", "agreed", "rejected")
 
@@ -132,6 +136,9 @@ class Contact(db.Model):
     consents: Mapped[list["Consent"]] = relationship(
         back_populates="contact", cascade="all, delete-orphan", order_by="Consent.given_at.desc()"
     )
+    # Why this address is never emailed (bounce, complaint, unsubscribe), if it is: read-only.
+    suppression: Mapped["Suppression | None"] = relationship(
+        primaryjoin="foreign(Contact.email) == remote(Suppression.email)", viewonly=True, uselist=False)
 
     @property
     def full_name(self) -> str:

@@ -24,6 +24,8 @@ RECURRING = {
     "engagement_alerts": ("abmcontent.scheduler.jobs:engagement_alerts", 60),
     "alert_digests": ("abmcontent.scheduler.jobs:alert_digests", 3600),
     "account_news": ("abmcontent.scheduler.jobs:read_account_news", 300),
+    "kpi_rollups": ("abmcontent.scheduler.jobs:roll_up_kpis", 60),
+    "deliver_webhooks": ("abmcontent.scheduler.jobs:deliver_webhooks", 10),
 }
 
 

@@ -47,8 +47,22 @@ def alert_digests() -> int:
     return alerts.send_digests(datetime.now(timezone.utc))
 
 
+def roll_up_kpis() -> int:
+    """The KPI dashboard's daily rollups, brought up to the newest events and sends (one roller at a time)."""
+    from abmcontent import kpi_rollups
+
+    return kpi_rollups.roll(current_app.config["BABEL_DEFAULT_TIMEZONE"], datetime.now(timezone.utc)).events
+
+
 def read_account_news() -> int:
     """Accounts' news feeds that are due (each about hourly): new items to the timeline and owners."""
     from abmcontent import news
 
     return news.read_due(datetime.now(timezone.utc)).claimed
+
+
+def deliver_webhooks() -> int:
+    """Signed webhook deliveries that are due (new events and retries); several schedulers share them."""
+    from abmcontent import webhooks
+
+    return webhooks.deliver_due(datetime.now(timezone.utc)).claimed

@@ -17,11 +17,13 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 
 def init_app(app: Flask) -> None:
     from abmcontent.web import (accounts, auth, deals, direct_mail, engagement, events, icp, imports, kpis,
-                                landing_pages, library, lookalikes, news, pages, plans, public)
+                                landing_pages, library, lookalikes, news, pages, plans, public, webhooks)
+    from abmcontent.web import api_tokens
 
     for blueprint in (auth.bp, pages.bp, library.bp, accounts.bp, icp.bp, imports.bp, landing_pages.bp, plans.bp,
                       plans.tasks_bp, plans.outbox_bp, public.bp, events.bp, direct_mail.bp, engagement.bp,
-                      engagement.alerts_bp, news.bp, lookalikes.bp, deals.bp, kpis.bp):
+                      engagement.alerts_bp, news.bp, lookalikes.bp, deals.bp, kpis.bp, webhooks.bp,
+                      api_tokens.bp):
         app.register_blueprint(blueprint)
 
     from abmcontent import markup, merge_fields

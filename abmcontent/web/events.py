@@ -220,13 +220,12 @@ def _personal(event, token: str | None):
         return None
     registration = events.registration_for_token(current_app.config["SECRET_KEY"], token, event)
     if registration is None:
-        public._misses().add(request.remote_addr or "")
+        public.token_missed(request.remote_addr or "")
     return registration
 
 
 def _too_many() -> bool:
-    limit = current_app.config.get("TOKEN_MISS_LIMIT", 20)
-    return public._misses().limited(request.remote_addr or "", limit, current_app.config.get("TOKEN_MISS_WINDOW", 600))
+    return public.too_many_token_misses(request.remote_addr or "") is not None
 
 
 def _event_page(event, registration, status: int = 200, errors=None, form=None):

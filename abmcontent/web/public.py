@@ -8,7 +8,9 @@ cross-site check must refuse), and
 an unknown token gets byte-for-byte the page no token gets, apart from the random visit id.
 
 Events are handed to abmcontent.tracking, which writes them in the background: a page never
-waits on that write. Links on a page carry a signed visit id (``v``), so an asset opened, a
+waits on that write. Every endpoint counts its requests per client address against a named
+limit (abmcontent.rate_limits, RATE_LIMITS); over it, pages and forms answer 429 in words, while
+a tracked link, a call to action and a pixel answer as always and only the recording is skipped. Links on a page carry a signed visit id (``v``), so an asset opened, a
 click or a beacon is attributed to the visit without a cookie and cannot be forged.
 """
 from __future__ import annotations
@@ -19,7 +21,8 @@ import re
 import secrets
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
+from contextlib import nullcontext
 from datetime import datetime, timezone
 from functools import lru_cache
 from urllib.parse import parse_qsl, urlsplit
@@ -30,7 +33,7 @@ from flask_babel import force_locale
 from itsdangerous import BadSignature, Signer
 from werkzeug.utils import redirect as _redirect
 
-from abmcontent import attachments, gating, identification, landing, matching, taxonomy, tracking
+from abmcontent import attachments, gating, identification, landing, matching, rate_limits, taxonomy, tracking
 from abmcontent.errors import NotFound, ValidationError
 from abmcontent.extensions import csrf, db
 from abmcontent.models import Asset
@@ -57,35 +60,50 @@ def _dnt(environ) -> bool:
     return environ.get("HTTP_DNT") == "1" or environ.get("HTTP_SEC_GPC") == "1"
 
 
-# --- repeated token misses ---------------------------------------------------------------------
+# --- rate limits (abmcontent.rate_limits; RATE_LIMITS in config.py) ------------------------------
 
-class MissCounter:
-    """Per client address, how many unknown tokens it tried in the last window (per process)."""
-
-    def __init__(self) -> None:
-        self._misses: dict[str, deque] = {}
-        self._lock = threading.Lock()
-
-    def limited(self, ip: str, limit: int, window: float) -> bool:
-        with self._lock:
-            seen = self._misses.get(ip)
-            if not seen:
-                return False
-            cutoff = time.monotonic() - window
-            while seen and seen[0] < cutoff:
-                seen.popleft()
-            return len(seen) >= limit
-
-    def add(self, ip: str) -> None:
-        with self._lock:
-            if len(self._misses) > 100_000:  # a flood of addresses: forget the oldest half
-                for key in list(self._misses)[:50_000]:
-                    del self._misses[key]
-            self._misses.setdefault(ip, deque(maxlen=1000)).append(time.monotonic())
+COUNTED = "abmcontent.rate_limit"  # environ: (name, allowed) as counted in front of Flask, not counted again
 
 
-def _misses() -> MissCounter:
-    return current_app.extensions.setdefault("abm_token_misses", MissCounter())
+def client_ip(environ) -> str:
+    """The visitor's address: the peer's, or the one TRUSTED_PROXIES hops of X-Forwarded-For name
+    (ProxyFix has run: TrackingEndpoints sits behind it too)."""
+    return environ.get("REMOTE_ADDR") or ""
+
+
+def within_limit(app, environ, name: str) -> bool:
+    """Count this request against limit `name` for its client address, once per request."""
+    counted = environ.get(COUNTED)
+    if counted is None or counted[0] != name:
+        counted = environ[COUNTED] = (name, rate_limits.allowed(app, name, client_ip(environ)))
+    return counted[1]
+
+
+def _too_many(name: str, language: str | None = None) -> Response | None:
+    """The 429 page, in words, when this visitor is over limit `name` (this request counted); else None."""
+    app = current_app._get_current_object()
+    if within_limit(app, request.environ, name):
+        return None
+    return _refused(rate_limits.peek(app, name, client_ip(request.environ)), language)
+
+
+def _refused(decision: rate_limits.Decision, language: str | None = None) -> Response:
+    now = time.time()
+    seconds = max(1, math.ceil(decision.reset_at - now))
+    with force_locale(language) if language else nullcontext():
+        html = render_template("public/too_many.html", seconds=seconds, page={"language": language or "en"})
+    return _finish(Response(html, 429, rate_limits.headers(decision, now)))
+
+
+def token_missed(ip: str) -> None:
+    """An unknown personalized-link (or invitation) token from this address (SECURITY.md)."""
+    rate_limits.hit(current_app._get_current_object(), "token_miss", ip)
+
+
+def too_many_token_misses(ip: str) -> rate_limits.Decision | None:
+    """The refusal while this address is over the token_miss limit; None while it may try."""
+    decision = rate_limits.peek(current_app._get_current_object(), "token_miss", ip)
+    return None if decision.allowed else decision
 
 
 # --- the signed visit id -----------------------------------------------------------------------
@@ -240,20 +258,16 @@ def _max_age() -> float:
     return float(current_app.config.get("PUBLIC_CACHE_SECONDS", 1.0))
 
 
-def _page_info(slug: str):
-    """(id, updated_at, language, holdout_percent) of a published page, re-read at most every
+def _page_info(slug: str) -> landing.PublishedPage | None:
+    """The published page at this address with its sections (plain values), re-read at most every
     PUBLIC_CACHE_SECONDS; None when there is none."""
-    from abmcontent.models import LandingPage
-
     if len(slug) > 120:
         return None
     cache, now = _cache(), time.monotonic()
     found = cache.pages.get(slug)
     if found is not None and now - found[0] < _max_age():
         return found[1]
-    info = db.session.execute(
-        db.select(LandingPage.id, LandingPage.updated_at, LandingPage.language, LandingPage.holdout_percent)
-        .where(LandingPage.slug == slug, LandingPage.status == "published")).first()
+    info = landing.published_snapshot(slug)
     if len(cache.pages) > 1000:
         cache.pages.clear()
     cache.pages[slug] = (now, info)
@@ -274,19 +288,23 @@ def page(slug: str):
     info = _page_info(slug)
     if info is None:
         abort(404)
-    ip = request.remote_addr or ""
+    refused = _too_many("page", info.language)
+    if refused is not None:
+        return refused
+    ip = client_ip(request.environ)
     token = request.args.get("t")
-    limit = current_app.config.get("TOKEN_MISS_LIMIT", 20)
-    if token and _misses().limited(ip, limit, current_app.config.get("TOKEN_MISS_WINDOW", 600)):
+    misses = too_many_token_misses(ip) if token else None
+    if misses is not None:
+        now = time.time()
         with force_locale(info.language):
             return _finish(Response(render_template("public/error.html", status=429), 429,
-                                    {"Retry-After": "600"}))
+                                    rate_limits.headers(misses, now)))
     secret = current_app.config["SECRET_KEY"]
     utm = _utm()
     ident = _identify(utm)
     had = None if do_not_track() else request.cookies.get(COOKIE)
     if token and ident.rule != "token":
-        _misses().add(ip)
+        token_missed(ip)
 
     # who sees what, decided without loading anything: the holdout is a hash of ids
     variant, visitor = "", ()
@@ -306,9 +324,7 @@ def page(slug: str):
     cache = _cache()
     html = cache.get(key, stamp)
     if html is None:
-        page = landing.published_page(slug)
-        if page is None:
-            abort(404)
+        page = info
         visit = landing.visit_for(page, ident, secret, variant=variant or None) if variant else \
             landing.visit_for(page, ident, secret)
         with force_locale(page.language):
@@ -349,10 +365,37 @@ def _gate_section(page, asset_id: int):
     return None
 
 
+@lru_cache(maxsize=1)
+def _asset_query():
+    """Built once. The asset with its files in one read; its tags (an eager second query on every
+    load) are not shown here."""
+    from sqlalchemy import bindparam
+    from sqlalchemy.orm import joinedload, lazyload
+
+    return (db.select(Asset).where(Asset.slug == bindparam("slug"), Asset.status == "published")
+            .options(lazyload(Asset.tags), joinedload(Asset.files)))
+
+
+def _published_asset(asset_slug: str) -> Asset | None:
+    return db.session.scalars(_asset_query(), {"slug": asset_slug[:120]}).unique().one_or_none()
+
+
+def _published_within(name: str, slug: str):
+    """(the published page, None), or (None, the 429 page for limit `name` in the page's language);
+    404 when there is no such page."""
+    page = _page_info(slug)
+    refused = _too_many(name, page.language if page is not None else None)
+    if refused is None and page is None:
+        abort(404)
+    return page, refused
+
+
 @bp.get("/p/<slug>/a/<asset_slug>")
 def asset(slug: str, asset_slug: str):
-    page = _page_or_404(slug)
-    item = db.session.query(Asset).filter_by(slug=asset_slug[:120], status="published").one_or_none()
+    page, refused = _published_within("asset", slug)
+    if refused is not None:
+        return refused
+    item = _published_asset(asset_slug)
     if item is None:
         abort(404)
     found, visit = _visit_for_request(page)
@@ -371,8 +414,10 @@ def asset(slug: str, asset_slug: str):
 
 @bp.get("/p/<slug>/a/<asset_slug>/files/<int:file_id>")
 def download(slug: str, asset_slug: str, file_id: int):
-    page = _page_or_404(slug)
-    item = db.session.query(Asset).filter_by(slug=asset_slug[:120], status="published").one_or_none()
+    page, refused = _published_within("asset", slug)
+    if refused is not None:
+        return refused
+    item = _published_asset(asset_slug)
     if item is None:
         abort(404)
     if item.gated and not gating.unlocked(current_app.config["SECRET_KEY"], item.id, request.args.get("k")):
@@ -393,15 +438,18 @@ def download(slug: str, asset_slug: str, file_id: int):
 def go(slug: str, section_id: int, stage: str):
     """A call-to-action click: recorded, then on to the address stored for that stage (never one
     from the query string: no open redirect)."""
-    page = _page_or_404(slug)
+    page = _page_info(slug)
+    if page is None:
+        abort(404)
     section = next((s for s in page.sections if s.id == section_id and s.kind == "cta"), None)
     if section is None or (stage != "default" and stage not in taxonomy.stages()):
         abort(404)
     label, url, _which = landing.cta_choice(section.settings, stage)
-    found = read_visit(request.args.get("v"))
-    if found is None or found["page"] != page.id:
-        found = {"page": page.id}
-    _record("cta_click", found, detail={"section": section.id, "stage": stage, "label": label[:80]})
+    if within_limit(current_app._get_current_object(), request.environ, "cta"):  # over it: on all the same
+        found = read_visit(request.args.get("v"))
+        if found is None or found["page"] != page.id:
+            found = {"page": page.id}
+        _record("cta_click", found, detail={"section": section.id, "stage": stage, "label": label[:80]})
     return _finish(redirect(url, 303))
 
 
@@ -415,7 +463,10 @@ def _same_origin() -> bool:
 @bp.post("/p/<slug>/form/<int:section_id>")
 @csrf.exempt  # public: no session to protect; the Origin check below stops cross-site posts
 def gate(slug: str, section_id: int):
-    page = _page_or_404(slug)
+    _published, refused = _published_within("form", slug)
+    if refused is not None:
+        return refused
+    page = _page_or_404(slug)  # the model itself: what the form stores refers to it
     if section_id == 0:  # the page's own form for a gated asset reached from its recommendations
         raw = request.form.get("asset", "")
         item = db.session.get(Asset, int(raw)) if raw.isdigit() and len(raw) < 10 else None
@@ -471,6 +522,10 @@ def gate(slug: str, section_id: int):
 @csrf.exempt  # navigator.sendBeacon cannot send a token; the signed visit id is the proof
 def beacon():
     """Answered by TrackingEndpoints below; here only what it hands on (e.g. a multipart form)."""
+    app = current_app._get_current_object()
+    if not within_limit(app, request.environ, "beacon"):
+        decision = rate_limits.peek(app, "beacon", client_ip(request.environ))
+        return Response(status=429, headers=rate_limits.headers(decision))
     form = request.form
     time_on_page(current_app._get_current_object(), request.headers.get("User-Agent", ""), form.get("v"),
                  form.get("s", "0"), form.get("a", ""))
@@ -498,17 +553,6 @@ PIXEL = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x
 
 
 @lru_cache(maxsize=1)
-def _touchpoint_query():
-    """Built once: constructing a statement costs more than the database takes to run it."""
-    from sqlalchemy import bindparam
-
-    from abmcontent.models import Touchpoint
-
-    return db.select(Touchpoint.id, Touchpoint.account_id, Touchpoint.contact_id, Touchpoint.asset_id,
-                     Touchpoint.sent_at).where(Touchpoint.id == bindparam("id"))
-
-
-@lru_cache(maxsize=1)
 def _link_query():
     """The stored link and the email it was in, in one read."""
     from sqlalchemy import bindparam
@@ -521,34 +565,30 @@ def _link_query():
             .where(TrackedLink.id == bindparam("id")))
 
 
-def _email_event(app, kind: str, touchpoint, agent: str, method: str, dnt: bool, **detail) -> None:
-    """An open or a click, flagged in `machine` when a proxy or a link scanner made it."""
+def _email_click(app, link, agent: str, method: str, dnt: bool) -> None:
+    """A click, flagged in `machine` when a link scanner made it (opens: tracking.record_open)."""
     from abmcontent import machines
 
-    now = datetime.now(timezone.utc)
-    machine = machines.open_reason(agent, touchpoint.sent_at, now) if kind == "email_open" else \
-        machines.click_reason(agent, method, touchpoint.sent_at, now)
-    tracking.record(type=kind, app=app, account_id=touchpoint.account_id,
-                    contact_id=None if dnt else touchpoint.contact_id, asset_id=touchpoint.asset_id,
-                    channel="email", user_agent=agent, machine=machine or "", touchpoint_id=touchpoint.id,
-                    detail=detail or None)
+    machine = machines.click_reason(agent, method, link.sent_at, datetime.now(timezone.utc))
+    tracking.record(type="email_click", app=app, account_id=link.account_id,
+                    contact_id=None if dnt else link.contact_id, asset_id=link.asset_id,
+                    channel="email", user_agent=agent, machine=machine or "", touchpoint_id=link.id,
+                    detail={"url": link.url[:500]})
 
 
-def email_open(app, engine, token: str, agent: str, method: str, dnt: bool) -> None:
-    """Record the open a pixel token stands for (nothing for a forged or unknown one)."""
+def email_open(app, token: str, agent: str, dnt: bool) -> None:
+    """Record the open a pixel token stands for (nothing for a forged one, nor, once the writer
+    looks, for an unknown one). No query here: the writer reads the touchpoints of a batch at once."""
     from abmcontent.channels.email import tracked_id
 
     touchpoint_id = tracked_id(app.config["SECRET_KEY"], token)
-    if touchpoint_id is None:
-        return
-    with engine.connect() as conn:
-        touchpoint = conn.execute(_touchpoint_query(), {"id": touchpoint_id}).first()
-    if touchpoint is not None:
-        _email_event(app, "email_open", touchpoint, agent, method, dnt)
+    if touchpoint_id is not None:
+        tracking.record_open(app=app, touchpoint_id=touchpoint_id, user_agent=agent, do_not_track=dnt)
 
 
-def email_click(app, engine, token: str, agent: str, method: str, dnt: bool) -> str | None:
-    """Record the click on a tracked link and return its stored URL; None for a forged or unknown one."""
+def email_click(app, engine, token: str, agent: str, method: str, dnt: bool, record: bool = True) -> str | None:
+    """The stored URL of a tracked link, and its click recorded (unless `record` is false: over the
+    rate limit); None for a forged or unknown one."""
     from abmcontent.channels.email import tracked_id
 
     link_id = tracked_id(app.config["SECRET_KEY"], token)
@@ -558,8 +598,8 @@ def email_click(app, engine, token: str, agent: str, method: str, dnt: bool) -> 
         link = conn.execute(_link_query(), {"id": link_id}).first()
     if link is None:
         return None
-    if link.id is not None:  # the email it was sent in still exists
-        _email_event(app, "email_click", link, agent, method, dnt, url=link.url[:500])
+    if link.id is not None and record:  # the email it was sent in still exists
+        _email_click(app, link, agent, method, dnt)
     return link.url
 
 
@@ -568,16 +608,18 @@ def open_pixel(token: str):
     """An email was opened (or an image proxy fetched it: flagged by agent and timing, see
     abmcontent.machines). Always the same transparent GIF, whatever the token. Answered by
     TrackingEndpoints below; this view serves what it hands on."""
-    email_open(current_app._get_current_object(), db.engine, token, request.headers.get("User-Agent", ""),
-               request.method, do_not_track())
+    app = current_app._get_current_object()
+    if within_limit(app, request.environ, "pixel"):  # over it: the same GIF, nothing recorded
+        email_open(app, token, request.headers.get("User-Agent", ""), do_not_track())
     return Response(PIXEL, mimetype="image/gif", headers={"Cache-Control": "no-store, max-age=0"})
 
 
 @bp.get("/r/<token>")
 def click(token: str):
     """A tracked email link: recorded, then on to the stored URL (only ever a stored one)."""
-    url = email_click(current_app._get_current_object(), db.engine, token, request.headers.get("User-Agent", ""),
-                      request.method, do_not_track())
+    app = current_app._get_current_object()
+    url = email_click(app, db.engine, token, request.headers.get("User-Agent", ""), request.method, do_not_track(),
+                      record=within_limit(app, request.environ, "click"))  # over it: still on to the URL
     if url is None:
         abort(404)
     return _finish(redirect(url, 302))
@@ -612,16 +654,16 @@ class TrackingEndpoints:
         if method in ("GET", "HEAD") and path.startswith("/o/") and path.endswith(".gif") \
                 and _TOKEN.match(path, 3, len(path) - 4):
             try:
-                email_open(self.app, self._db(), path[3:-4], environ.get("HTTP_USER_AGENT", ""), method,
-                           _dnt(environ))
-            except Exception:  # the database, say: nothing is recorded yet, the view tries again
+                if within_limit(self.app, environ, "pixel"):  # over it: the same GIF, nothing recorded
+                    email_open(self.app, path[3:-4], environ.get("HTTP_USER_AGENT", ""), _dnt(environ))
+            except Exception:  # nothing is recorded yet: the view tries again
                 return self.wsgi_app(environ, start_response)
             start_response("200 OK", self._answers()["pixel"])
             return [] if method == "HEAD" else [PIXEL]
         if method in ("GET", "HEAD") and path.startswith("/r/") and _TOKEN.match(path, 3):
             try:
                 url = email_click(self.app, self._db(), path[3:], environ.get("HTTP_USER_AGENT", ""), method,
-                                  _dnt(environ))
+                                  _dnt(environ), record=within_limit(self.app, environ, "click"))
             except Exception:
                 url = None
             if url is None:  # unknown (our 404 page), or an error before anything was recorded
@@ -641,6 +683,8 @@ class TrackingEndpoints:
         length = environ.get("CONTENT_LENGTH", "")
         if kind != "application/x-www-form-urlencoded" or not length.isdigit() or int(length) > BEACON_MAX_BYTES:
             return None
+        if not within_limit(self.app, environ, "beacon"):
+            return None  # the view answers the 429 (rare: no hurry)
         body = environ["wsgi.input"].read(int(length)).decode("utf-8", "replace")
         form: dict[str, str] = {}
         for name, value in parse_qsl(body, keep_blank_values=True):
@@ -680,8 +724,15 @@ class TrackingEndpoints:
 
 @bp.record_once
 def _answer_tracking_in_front(state) -> None:
-    """Registering the blueprint puts TrackingEndpoints in front of the app (once per app)."""
-    state.app.wsgi_app = TrackingEndpoints(state.app, state.app.wsgi_app)
+    """Registering the blueprint puts TrackingEndpoints in front of the app (once per app), but
+    behind ProxyFix: its rate limits count the client address ProxyFix resolved."""
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    app = state.app
+    if isinstance(app.wsgi_app, ProxyFix):
+        app.wsgi_app.app = TrackingEndpoints(app, app.wsgi_app.app)
+    else:
+        app.wsgi_app = TrackingEndpoints(app, app.wsgi_app)
 
 
 @bp.route("/u/<token>", methods=["GET", "POST"])
@@ -692,6 +743,9 @@ def unsubscribe(token: str):
     from abmcontent import contacts
     from abmcontent.channels.email import contact_for_token
 
+    refused = _too_many("unsubscribe")
+    if refused is not None:
+        return refused
     contact_id = contact_for_token(current_app.config["SECRET_KEY"], token)
     if contact_id is None:
         abort(404)

@@ -425,6 +425,22 @@ def test_a_download_from_an_unlocked_asset_is_recorded_and_served_as_an_attachme
     assert event.asset_id == asset.id and event.detail["file"] == "blueprint.pdf"
 
 
+def test_an_unlocked_asset_page_lists_each_of_its_files_once(app, client):
+    import io
+
+    from abmcontent import attachments, gating
+
+    user = make_user("marketer")
+    page, section, asset = _gated_page(user)
+    for name in ("blueprint.pdf", "checklist.pdf"):
+        attachments.attach(asset.id, name, io.BytesIO(b"%PDF-1.4 x"), user, NOW, app.config["UPLOAD_FOLDER"],
+                           (".pdf",), 1_000_000)
+    key = gating.unlock_key(app.config["SECRET_KEY"], asset.id)
+    html = client.get(f"/p/{page.slug}/a/{asset.slug}", query_string={"k": key}).get_data(as_text=True)
+    assert html.count(">blueprint.pdf</a>") == 1 and html.count(">checklist.pdf</a>") == 1
+    assert html.index("blueprint.pdf") < html.index("checklist.pdf")
+
+
 def test_with_a_page_cache_a_revoked_link_stops_working_within_its_seconds(app, client):
     import time
 

@@ -190,3 +190,20 @@ def test_the_tracking_answers_are_in_front_of_every_app_once(app):
     while isinstance(wsgi, TrackingEndpoints):
         layers, wsgi = layers + 1, wsgi.wsgi_app
     assert layers == 1 and callable(wsgi)
+
+
+def test_a_pixel_needs_no_database_in_the_request_and_its_open_is_stored_when_the_touchpoints_are_back(
+        app, client, flask_requests):
+    contact, touchpoint, _link = _sent_email()
+    pixel, touchpoint_id = tracking_token("test-secret", touchpoint.id), touchpoint.id
+    db.session.execute(db.text("ALTER TABLE touchpoints RENAME TO touchpoints_away"))
+    db.session.commit()
+    try:
+        answer = client.get(f"/o/{pixel}.gif", headers={"User-Agent": BROWSER})
+        assert answer.status_code == 200 and answer.data.startswith(b"GIF89a")
+        assert flask_requests == []  # answered in front of Flask, no error handed on
+        tracking.flush(app, timeout=2)
+    finally:
+        db.session.execute(db.text("ALTER TABLE touchpoints_away RENAME TO touchpoints"))
+        db.session.commit()
+    assert [(e[0], e[2], e[12]) for e in _events(app)] == [("email_open", contact.id, touchpoint_id)]
