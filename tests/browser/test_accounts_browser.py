@@ -10,6 +10,10 @@ from tests.browser.test_library_browser import _serious_violations, _sign_in
 def test_campaign_manager_qualifies_an_account_in_place(page, live_server):
     _sign_in(page, live_server, email="campaign@abmcontent.demo")
     page.get_by_role("link", name="Accounts", exact=True).click()
+    # the boosted navigation has swapped and settled (htmx binds the search box's trigger then)
+    expect(page).to_have_url(re.compile(r"/accounts$"))
+    expect(page.locator("table.accounts tbody tr").first).to_be_visible()
+    page.wait_for_function("() => !document.querySelector('.htmx-settling, .htmx-swapping')")
     page.fill("#aq", "harborview")
     expect(page).to_have_url(re.compile(r"q=harborview"))
     expect(page.locator("table.accounts tbody tr")).to_have_count(1)
