@@ -166,3 +166,15 @@ def test_a_crm_upsert_needs_an_account_to_create_and_never_moves_a_deal(client):
                    "crm_id")
     assert_problem(caller(client, "marketer").put("/api/v1/deals/by-crm-id/OPP-3",
                                                   json={"account_id": bank.id, "name": "X"}), 403)
+
+
+def test_the_deal_page_says_a_deal_came_through_the_api(client):
+    from tests.conftest import login
+
+    account = _account()
+    api = caller(client, "campaign")
+    created = api.post("/api/v1/deals", json={"account_id": account.id, "name": "From the CRM", "stage": "discovery",
+                                              "created_on": "2026-10-01"})
+    assert created.status_code == 201, created.get_data(as_text=True)
+    login(client, api.user)
+    assert "through the API" in client.get(f"/deals/{created.get_json()['id']}").get_data(as_text=True)
