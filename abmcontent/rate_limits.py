@@ -119,31 +119,28 @@ def _storage_failed(limiter: _Limiter, error: Exception) -> None:
     limiter.failed_at = now
 
 
-def hit(app, name: str, key: str, cost: int = 1) -> Decision:
-    """Count `cost` against limit `name` for `key`; refused once the window's count would pass it."""
+def _decide(app, name: str, key: str, cost: int, count: bool) -> Decision:
     limiter = _limiter(app)
     item = _item(limiter, app, name)
     try:
-        allowed = limiter.strategy.hit(item, name, key, cost=cost)
+        check = limiter.strategy.hit if count else limiter.strategy.test
+        allowed = check(item, name, key, cost=cost)
         reset_at, remaining = limiter.strategy.get_window_stats(item, name, key)
     except StorageError as error:
         _storage_failed(limiter, error)
         return Decision(True, item.amount, item.amount, time.time() + item.get_expiry())
     return Decision(allowed, item.amount, max(0, remaining), reset_at)
+
+
+def hit(app, name: str, key: str, cost: int = 1) -> Decision:
+    """Count `cost` against limit `name` for `key`; refused once the window's count would pass it."""
+    return _decide(app, name, key, cost, count=True)
 
 
 def peek(app, name: str, key: str, cost: int = 1) -> Decision:
     """Would `cost` more be allowed? Counts nothing (for limits counted only on failure, such as
     unknown tokens: a visitor over it is refused before trying again)."""
-    limiter = _limiter(app)
-    item = _item(limiter, app, name)
-    try:
-        allowed = limiter.strategy.test(item, name, key, cost=cost)
-        reset_at, remaining = limiter.strategy.get_window_stats(item, name, key)
-    except StorageError as error:
-        _storage_failed(limiter, error)
-        return Decision(True, item.amount, item.amount, time.time() + item.get_expiry())
-    return Decision(allowed, item.amount, max(0, remaining), reset_at)
+    return _decide(app, name, key, cost, count=False)
 
 
 def allowed(app, name: str, key: str) -> bool:

@@ -13,7 +13,7 @@ from marshmallow import Schema, fields, validate
 from abmcontent import accounts, identification, landing
 from abmcontent.api import auth
 from abmcontent.api.blueprint import ID, resource
-from abmcontent.api.paging import PageArgs, envelope, page_of
+from abmcontent.api.paging import PageArgs, envelope_of_list, page_of
 from abmcontent.web.landing_pages import public_url
 
 # No prefix of its own: the account-scoped links live under /accounts/{id}/personal-urls.
@@ -23,10 +23,6 @@ blp = resource("Landing pages", "", "Landing pages personalized per account and 
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def _page_of_list(items: list, page: int, per_page: int) -> dict:
-    return envelope(items[(page - 1) * per_page: page * per_page], len(items), page, per_page)
 
 
 class SectionSummarySchema(Schema):
@@ -98,7 +94,7 @@ class LandingPageList(MethodView):
     @blp.response(200, page_of(LandingPageSchema, "LandingPagePage"))
     def get(self, args):
         """List landing pages, published first, then the most recently changed."""
-        return _page_of_list(landing.list_pages(), args["page"], args["per_page"])
+        return envelope_of_list(landing.list_pages(), args["page"], args["per_page"])
 
 
 @blp.route(f"/landing-pages/<{ID}:page_id>")
@@ -130,7 +126,7 @@ class AccountPersonalUrls(MethodView):
     def get(self, args, account_id):
         """An account's personalized URLs, newest first, revoked ones included; tokens are never shown."""
         accounts.get_account(account_id)
-        return _page_of_list(identification.links_for(account_id), args["page"], args["per_page"])
+        return envelope_of_list(identification.links_for(account_id), args["page"], args["per_page"])
 
 
 @blp.route(f"/accounts/<{ID}:account_id>/personal-urls/<{ID}:link_id>")

@@ -67,3 +67,8 @@ def paginate(statement, page: int, per_page: int) -> tuple[list, int]:
 def from_domain(found: Page, page: int, per_page: int) -> tuple[list, int]:
     """A domain Page (which shows the last page when asked past it) as the API's page."""
     return (found.items if found.page == page else []), found.total
+
+
+def envelope_of_list(rows: list, page: int, per_page: int) -> dict:
+    """The envelope for one page of a list already in memory (a short domain list)."""
+    return envelope(rows[(page - 1) * per_page:page * per_page], len(rows), page, per_page)

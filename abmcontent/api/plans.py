@@ -12,7 +12,7 @@ from marshmallow import Schema, ValidationError, fields, missing, validate
 from abmcontent import plans
 from abmcontent.api import auth
 from abmcontent.api.blueprint import ID, no_nul, resource
-from abmcontent.api.paging import PageArgs, envelope, paginate, page_of
+from abmcontent.api.paging import PageArgs, envelope, envelope_of_list, paginate, page_of
 from abmcontent.errors import NotFound
 from abmcontent.models import CHANNELS, MAIL_FORMATS, Plan
 
@@ -251,7 +251,7 @@ class PlanList(MethodView):
         """List plans by name, with how many accounts are in each and touchpoints still planned."""
         page, per_page = args["page"], args["per_page"]
         rows = [PlanRow(*row) for row in plans.list_plans()]
-        return envelope(rows[(page - 1) * per_page:page * per_page], len(rows), page, per_page)
+        return envelope_of_list(rows, page, per_page)
 
     @blp.arguments(PlanInputSchema)
     @blp.response(201, PlanSchema)
